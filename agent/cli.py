@@ -1,0 +1,143 @@
+"""Command line: `run` (default), `once`, `check`, `--version`. Thin: the work is elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, NoReturn
+
+from agent import __version__
+
+PROG = "adk-agent"
+EXIT_CONFIG = 2
+log = logging.getLogger("agent")
+
+# Flags and the settings they set; each beats every other source of that setting.
+FLAGS: dict[str, tuple[str, str]] = {
+    "--config": ("config", "YAML or TOML config file"),
+    "--endpoint": ("endpoint", "collector URL, e.g. http://localhost:4317"),
+    "--protocol": ("protocol", "grpc or http/protobuf"),
+    "--interval": ("interval", "collection and export interval, e.g. 10s"),
+    "--exporter": ("exporter", "otlp, console or none"),
+    "--root-path": ("root_path", "where the host's / is mounted, e.g. /hostfs"),
+    "--service-name": ("service_name", "service.name resource attribute"),
+    "--health-address": ("health_address", "host:port of the health endpoint ('' disables)"),
+    "--log-level": ("log_level", "debug, info, warning or error"),
+    "--log-format": ("log_format", "text or json"),
+}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not usage + line
+        self.exit(EXIT_CONFIG, f"{PROG}: error: {message} (see {PROG} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    for flag, (dest, text) in FLAGS.items():
+        common.add_argument(flag, dest=dest, help=text, default=argparse.SUPPRESS)
+    parser = Parser(prog=PROG, parents=[common],
+                    description="Host and process metrics pushed over OTLP.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    sub.add_parser("run", parents=[common], help="collect and export until stopped (default)")
+    once = sub.add_parser("once", parents=[common], help="collect once, print, export nothing")
+    once.add_argument("--format", choices=("text", "json"), default="text")
+    sub.add_parser("check", parents=[common], help="validate and print the effective settings")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags = {dest: getattr(args, dest) for dest, _ in FLAGS.values() if hasattr(args, dest)}
+    from agent.settings import ConfigError, load_settings
+
+    try:
+        settings = load_settings(**flags)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    command = args.command or "run"
+    if command == "check":
+        return check(settings)
+    from agent.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
+    if command == "once":
+        return once(settings, args.format)
+    return run(settings)
+
+
+def _agent(settings: Any) -> Any:
+    from agent.pipeline import Agent
+    from agent.settings import ConfigError
+
+    try:
+        return Agent(settings)
+    except (ValueError, OSError) as exc:  # a target or path the model could not check
+        raise ConfigError(str(exc).splitlines()[0]) from None
+
+
+def check(settings: Any) -> int:
+    from agent.pipeline import select
+
+    print(json.dumps(settings.redacted(), indent=2, default=str))
+    print(f"{len(select(settings))} metrics enabled", file=sys.stderr)
+    return 0
+
+
+def once(settings: Any, fmt: str) -> int:
+    agent = _agent(settings.model_copy(update={"exporter": "none"}))
+    agent.collect()  # primes the figures that are rates over a cycle (utilization)
+    time.sleep(0.5)
+    agent.new_cycle()
+    result = agent.collect()
+    if fmt == "json":
+        out = [{"name": b.metric.name, "kind": str(b.metric.kind), "unit": b.metric.unit,
+                "points": [{"attributes": dict(a), "value": v} for v, a in result[b.metric.name]]}
+               for b in agent.bound]
+        print(json.dumps({"metrics": out}, indent=1))
+    else:
+        for b in agent.bound:
+            for value, attrs in result[b.metric.name]:
+                labels = ",".join(f"{k}={v}" for k, v in attrs.items())
+                print(f"{b.metric.name}{{{labels}}} {value:g} {b.metric.unit}")
+    return 0
+
+
+def run(settings: Any) -> int:
+    from agent.settings import ConfigError
+
+    try:
+        agent = _agent(settings)
+        agent.start()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second signal: the user wants out now
+            os._exit(128 + signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("%s %s exporting %d metrics every %gs to %s", PROG, __version__, len(agent.bound),
+             settings.interval,
+             settings.effective_endpoint if settings.export_enabled == "otlp"
+             else settings.export_enabled)
+    while not stop.wait(3600):
+        pass
+    log.info("stopping: final export")
+    agent.shutdown(timeout=10.0)
+    return 0

@@ -1,0 +1,31 @@
+"""Durations as people write them: `500ms`, `10s`, `1m`, `1h`, or plain seconds."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_RE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds; ValueError with a readable reason otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 500ms, 10s or 1m")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        m = _RE.match(str(value))
+        if not m:
+            raise ValueError("expected a duration such as 500ms, 10s or 1m")
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError("a duration must be more than zero")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    return f"{seconds:g}s"

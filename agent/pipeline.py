@@ -1,0 +1,170 @@
+"""The agent: settings -> sources -> instruments -> reader -> exporter; start and stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+from opentelemetry.metrics import CallbackOptions, Instrument, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+from agent import DISTRO_NAME, __version__
+from agent.catalog import CATALOG, Kind, Metric
+from agent.exporting import ReportingExporter, build_exporter
+from agent.hostfs import HostFS
+from agent.resource import build_resource
+from agent.settings import Settings
+from agent.sources import REGISTRY, Context, Source
+from agent.sources.base import NameFilter, Obs, Observer
+
+log = logging.getLogger("agent")
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a read failure: what failed and on which file, no traceback."""
+    if isinstance(exc, psutil.AccessDenied):
+        return "permission denied"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def select(settings: Settings) -> list[Metric]:
+    """The catalog rows to export: on by default or asked for, from sources that run."""
+    on = set(settings.metrics_enabled)
+    off = set(settings.metrics_disabled)
+    return [m for m in CATALOG
+            if m.source in settings.sources and m.name not in off and (m.enabled or m.name in on)]
+
+
+def build_context(settings: Settings) -> Context:
+    return Context(
+        host=HostFS(str(settings.root_path)),
+        interval=settings.interval,
+        per_cpu=settings.per_cpu,
+        disks=NameFilter(tuple(settings.disks_include), tuple(settings.disks_exclude)),
+        interfaces=NameFilter(tuple(settings.interfaces_include),
+                              tuple(settings.interfaces_exclude)),
+        mountpoints=NameFilter(tuple(settings.mountpoints_include),
+                               tuple(settings.mountpoints_exclude)),
+        fs_types=NameFilter(tuple(settings.fs_types_include), tuple(settings.fs_types_exclude)),
+        processes=tuple(settings.processes),
+        source_intervals=dict(settings.source_intervals),
+    )
+
+
+class SourceFaults:
+    """One warning when a source starts failing, one line when it recovers: never per cycle."""
+
+    def __init__(self) -> None:
+        self.failing: dict[str, dict[str, str]] = {}  # source -> metric -> error
+        self.errors: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def failed(self, metric: Metric, exc: BaseException) -> None:
+        text = describe(exc)
+        with self._lock:
+            self.errors[metric.source] = self.errors.get(metric.source, 0) + 1
+            now = self.failing.setdefault(metric.source, {})
+            first = not now
+            now[metric.name] = text
+        if first:
+            log.warning("source %s failed: %s (its metrics are skipped until it recovers)",
+                        metric.source, text)
+
+    def ok(self, metric: Metric) -> None:
+        with self._lock:
+            now = self.failing.get(metric.source)
+            if not now or metric.name not in now:
+                return
+            del now[metric.name]
+            recovered = not now
+        if recovered:
+            log.info("source %s recovered", metric.source)
+
+
+@dataclass
+class Bound:
+    metric: Metric
+    observer: Observer
+
+
+class Agent:
+    """Owns the sources and, once started, the MeterProvider that exports their metrics."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.context = build_context(settings)
+        # psutil's own reads (disks, processes) come from the same proc as ours.
+        psutil.PROCFS_PATH = self.context.host.proc
+        self.sources: dict[str, Source] = {
+            name: REGISTRY[name](self.context) for name in settings.sources}
+        self.faults = SourceFaults()
+        self.bound: list[Bound] = []
+        for metric in select(settings):
+            observers = self.sources[metric.source].observers()
+            self.bound.append(Bound(metric, observers[metric.name]))
+        self.provider: MeterProvider | None = None
+        self.exporter: ReportingExporter | None = None
+        self.reader: PeriodicExportingMetricReader | None = None
+
+    def observe(self, bound: Bound) -> list[Obs]:
+        """One metric's observations for this cycle; a failing source yields none."""
+        try:
+            out = list(bound.observer())
+        except Exception as exc:
+            self.faults.failed(bound.metric, exc)
+            return []
+        self.faults.ok(bound.metric)
+        return out
+
+    def new_cycle(self) -> None:
+        """Forget this cycle's reads so the next observation reads afresh."""
+        self.context.shared.memo.entries.clear()
+        for source in self.sources.values():
+            source.memo.entries.clear()
+
+    def collect(self) -> dict[str, list[Obs]]:
+        """One collection without exporting (for `once`)."""
+        return {b.metric.name: self.observe(b) for b in self.bound}
+
+    def _callback(self, bound: Bound) -> Iterable[Observation]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            return [Observation(v, a) for v, a in self.observe(bound)]
+        return callback
+
+    def start(self) -> None:
+        s = self.settings
+        inner = build_exporter(s) if s.export_enabled != "none" else None
+        readers = []
+        if inner is not None:
+            target = s.effective_endpoint if s.export_enabled == "otlp" else "console"
+            self.exporter = ReportingExporter(inner, target)
+            self.reader = PeriodicExportingMetricReader(
+                self.exporter, export_interval_millis=s.interval * 1000,
+                export_timeout_millis=s.export_timeout * 1000)
+            readers.append(self.reader)
+        self.provider = MeterProvider(resource=build_resource(s, self.context.host),
+                                      metric_readers=readers)
+        meter = self.provider.get_meter(DISTRO_NAME, __version__)
+        factory = {Kind.COUNTER: meter.create_observable_counter,
+                   Kind.UPDOWN: meter.create_observable_up_down_counter,
+                   Kind.GAUGE: meter.create_observable_gauge}
+        self.instruments: list[Instrument] = [
+            factory[b.metric.kind](b.metric.name, callbacks=[self._callback(b)],
+                                   unit=b.metric.unit, description=b.metric.description)
+            for b in self.bound]
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return self.provider.force_flush(int(timeout * 1000)) if self.provider else True
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the reader; it runs one last collection and export before it returns."""
+        if self.provider is not None:
+            self.provider.shutdown(timeout_millis=timeout * 1000)
+            self.provider = None

@@ -1,0 +1,161 @@
+"""Small parsers for the Linux /proc files that several metrics share.
+
+psutil re-reads /proc/stat, /proc/meminfo and /proc/vmstat for each of its calls and knows no
+host root for network namespaces; these parsers read each file once per cycle from a path the
+caller chooses (the host root's proc when running in a container).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+# /proc/stat cpu columns, as cpu.mode values. guest and guest_nice are already counted in user
+# and nice, so they are left out (as the hostmetrics receiver does) to keep the sum right.
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "softirq", "steal")
+
+# TCP states as /proc/net/tcp numbers them, named as network.connection.state values.
+TCP_STATES = {
+    "01": "established", "02": "syn_sent", "03": "syn_received", "04": "fin_wait_1",
+    "05": "fin_wait_2", "06": "time_wait", "07": "closed", "08": "close_wait",
+    "09": "last_ack", "0A": "listen", "0B": "closing",
+}
+
+
+@dataclass(slots=True)
+class ProcStat:
+    cpu: dict[str, float] = field(default_factory=dict)
+    per_cpu: list[dict[str, float]] = field(default_factory=list)
+    procs_running: int | None = None
+    procs_blocked: int | None = None
+    processes: int | None = None
+    btime: int | None = None
+
+
+def _cpu_line(fields: list[str]) -> dict[str, float]:
+    return {mode: int(v) / CLK_TCK for mode, v in zip(CPU_MODES, fields[1:9], strict=False)}
+
+
+def read_stat(proc: str) -> ProcStat:
+    st = ProcStat()
+    with open(f"{proc}/stat", "rb") as f:
+        for raw in f.read().decode("ascii", "replace").splitlines():
+            fields = raw.split()
+            if not fields:
+                continue
+            key = fields[0]
+            if key == "cpu":
+                st.cpu = _cpu_line(fields)
+            elif key.startswith("cpu"):
+                st.per_cpu.append(_cpu_line(fields))
+            elif key == "procs_running":
+                st.procs_running = int(fields[1])
+            elif key == "procs_blocked":
+                st.procs_blocked = int(fields[1])
+            elif key == "processes":
+                st.processes = int(fields[1])
+            elif key == "btime":
+                st.btime = int(fields[1])
+    if not st.cpu:
+        raise ValueError(f"{proc}/stat has no cpu line")
+    return st
+
+
+def read_keyed(path: str, scale: int = 1) -> dict[str, int]:
+    """Parse `key value [unit]` files such as meminfo (kB, scale=1024) and vmstat."""
+    out: dict[str, int] = {}
+    with open(path, "rb") as f:
+        for raw in f.read().split(b"\n"):
+            parts = raw.split()
+            if len(parts) >= 2:
+                out[parts[0].rstrip(b":").decode()] = int(parts[1]) * scale
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class NetDev:
+    rx_bytes: int
+    rx_packets: int
+    rx_errs: int
+    rx_drop: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errs: int
+    tx_drop: int
+
+
+def read_net_dev(path: str) -> dict[str, NetDev]:
+    out: dict[str, NetDev] = {}
+    with open(path, "rb") as f:
+        lines = f.read().decode("ascii", "replace").splitlines()[2:]
+    for line in lines:
+        name, _, rest = line.partition(":")
+        v = rest.split()
+        if len(v) < 12:
+            continue
+        out[name.strip()] = NetDev(int(v[0]), int(v[1]), int(v[2]), int(v[3]),
+                                   int(v[8]), int(v[9]), int(v[10]), int(v[11]))
+    return out
+
+
+def count_sockets(net_dir: str) -> dict[tuple[str, str | None], int]:
+    """Count sockets by (transport, state) from /proc/net/{tcp,tcp6,udp,udp6}.
+
+    Reads the kernel's socket tables directly: psutil.net_connections() would also walk every
+    process's file descriptors to map sockets to pids, which is most of its cost.
+    """
+    counts: dict[tuple[str, str | None], int] = {}
+    for transport, files in (("tcp", ("tcp", "tcp6")), ("udp", ("udp", "udp6"))):
+        for name in files:
+            try:
+                with open(f"{net_dir}/{name}", "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:  # no IPv6 in this kernel or namespace
+                continue
+            for line in data.split(b"\n")[1:]:
+                parts = line.split(None, 4)
+                if len(parts) < 4:
+                    continue
+                # UDP has no connection state: its series carry the transport alone.
+                state = TCP_STATES.get(parts[3].decode(), "unknown") if transport == "tcp" else None
+                key = (transport, state)
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def read_pid_faults(proc: str, pid: int) -> tuple[int, int]:
+    """(minor, major) page faults of a process from /proc/<pid>/stat."""
+    with open(f"{proc}/{pid}/stat", "rb") as f:
+        data = f.read()
+    fields = data[data.rindex(b")") + 2 :].split()
+    return int(fields[7]), int(fields[9])
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    device: str
+    mountpoint: str
+    fstype: str
+    options: tuple[str, ...]
+
+
+def _unescape(field: str) -> str:
+    # /proc/*/mounts escapes space, tab, newline and backslash as octal (\040 ...).
+    if "\\" not in field:
+        return field
+    return field.encode().decode("unicode_escape")
+
+
+def read_mounts(path: str) -> list[Mount]:
+    mounts: dict[str, Mount] = {}
+    with open(path, "rb") as f:
+        for raw in f.read().decode("utf-8", "replace").splitlines():
+            parts = raw.split()
+            if len(parts) < 4:
+                continue
+            mp = _unescape(parts[1])
+            # A later mount over the same point hides the earlier one.
+            mounts[mp] = Mount(_unescape(parts[0]), mp, parts[2], tuple(parts[3].split(",")))
+    return list(mounts.values())

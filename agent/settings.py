@@ -1,0 +1,424 @@
+"""Settings: pydantic-settings model, the standard OTEL_* variables, precedence, validation.
+
+Precedence, highest first: command-line flags, ADK_AGENT_* variables, the standard OTEL_* (and
+APP_VERSION / GIT_COMMIT) variables, the config file named by ADK_AGENT_CONFIG, defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+from agent.catalog import BY_NAME, SOURCES
+from agent.durations import parse_duration
+from agent.targets import parse_target
+
+PREFIX = "ADK_AGENT_"
+
+
+class ConfigError(Exception):
+    """A bad setting; the message is one line naming the setting and the value."""
+
+
+def _split(value: object) -> object:
+    """Lists from the environment are comma-separated (a JSON list works too)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def parse_pairs(value: object) -> object:
+    """`k1=v1,k2=v2` as in OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS (values
+    percent-decoded); a mapping passes through."""
+    if not isinstance(value, str):
+        return value
+    out: dict[str, str] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            # The text itself is not echoed: for headers it may be part of a credential.
+            raise ValueError("expected key=value pairs separated by commas")
+        out[unquote(key.strip())] = unquote(val.strip())
+    return out
+
+
+def _existing_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_split)]
+Pairs = Annotated[dict[str, str], NoDecode, BeforeValidator(parse_pairs)]
+SecretPairs = Annotated[dict[str, SecretStr], NoDecode, BeforeValidator(parse_pairs)]
+FilePath = Annotated[Path | None, AfterValidator(_existing_file)]
+
+# node_exporter's defaults, as globs: pseudo and container-internal filesystems, virtual disks.
+DEFAULT_FS_TYPES_EXCLUDE = [
+    "autofs", "binfmt_misc", "bpf", "cgroup", "cgroup2", "configfs", "debugfs", "devpts",
+    "devtmpfs", "fusectl", "hugetlbfs", "iso9660", "mqueue", "nsfs", "overlay", "proc", "procfs",
+    "pstore", "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "erofs", "sysfs", "tracefs",
+    "tmpfs", "ramfs", "fuse.lxcfs", "nfsd", "efivarfs",
+]
+DEFAULT_MOUNTPOINTS_EXCLUDE = [
+    "/dev", "/dev/*", "/proc", "/proc/*", "/sys", "/sys/*", "/run/credentials/*",
+    "/var/lib/docker/*", "/var/lib/containers/storage/*", "/var/lib/kubelet/pods/*",
+    "/run/containerd/*", "/run/k3s/*", "/snap/*",
+]
+DEFAULT_DISKS_EXCLUDE = ["loop*", "ram*", "zram*", "fd*", "sr*"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, env_nested_delimiter="__", extra="forbid", case_sensitive=False,
+        validate_default=True,
+    )
+
+    config: Path | None = Field(None, description="YAML or TOML config file (env only)")
+    # export
+    exporter: Literal["otlp", "console", "none"] = Field(
+        "otlp", description="Where points go: an OTLP collector, stdout, or nowhere")
+    endpoint: str | None = Field(
+        None, description="Collector URL (default http://localhost:4317 for grpc, "
+        "http://localhost:4318/v1/metrics for http/protobuf)")
+    protocol: Literal["grpc", "http/protobuf"] = Field("grpc", description="OTLP transport")
+    headers: SecretPairs = Field(default_factory=dict,
+                                 description="Export headers `k=v,...` (values are secrets)")
+    headers_file: FilePath = Field(None, description="File of `key=value` header lines, re-read "
+                                   "when it changes (a mounted Kubernetes Secret)")
+    compression: Literal["none", "gzip", "deflate"] = Field("none", description="Payload "
+                                                            "compression")
+    export_timeout: Duration = Field(10.0, description="Time one export may take, retries "
+                                     "included")
+    interval: Duration = Field(10.0, description="Collection and export interval")
+    certificate: FilePath = Field(None, description="CA bundle to verify the collector")
+    client_key: FilePath = Field(None, description="Client key for mTLS")
+    client_certificate: FilePath = Field(None, description="Client certificate for mTLS")
+    insecure: bool | None = Field(None, description="gRPC without TLS; default: true for "
+                                  "http:// endpoints, false for https://")
+    temporality: Literal["cumulative", "delta", "lowmemory"] = Field(
+        "cumulative", description="Aggregation temporality of counters")
+    sdk_disabled: bool = Field(False, description="Collect but export nothing (as exporter "
+                               "none)")
+    # resource
+    service_name: str = Field("adk-agent", min_length=1, description="service.name")
+    service_version: str | None = Field(None, description="service.version")
+    git_commit: str | None = Field(None, description="vcs.ref.head.revision")
+    resource_attributes: Pairs = Field(default_factory=dict,
+                                       description="Extra resource attributes `k=v,...`")
+    # collection
+    root_path: Path = Field(Path("/"), description="Where the host's / is mounted")
+    sources: CommaList = Field(default_factory=lambda: list(SOURCES),
+                               description="Sources that run")
+    source_intervals: dict[str, Duration] = Field(
+        default_factory=dict, description="Slower interval per source, e.g. "
+        "ADK_AGENT_SOURCE_INTERVALS__FILESYSTEM=60s")
+    metrics_enabled: CommaList = Field(default_factory=list,
+                                       description="Metrics to turn on (off by default)")
+    metrics_disabled: CommaList = Field(default_factory=list, description="Metrics to turn off")
+    per_cpu: bool = Field(False, description="cpu.logical_number series for each CPU")
+    processes: CommaList = Field(default_factory=lambda: ["self"],
+                                 description="Process targets: self, pid:N, pidfile:PATH, "
+                                 "name:REGEX, cmdline:REGEX")
+    disks_include: CommaList = Field(default_factory=list, description="Disk device globs to "
+                                     "keep (empty: all)")
+    disks_exclude: CommaList = Field(default_factory=lambda: list(DEFAULT_DISKS_EXCLUDE),
+                                     description="Disk device globs to drop")
+    interfaces_include: CommaList = Field(default_factory=list, description="Interface globs "
+                                          "to keep")
+    interfaces_exclude: CommaList = Field(default_factory=list, description="Interface globs "
+                                          "to drop")
+    mountpoints_include: CommaList = Field(default_factory=list, description="Mount point globs "
+                                           "to keep")
+    mountpoints_exclude: CommaList = Field(
+        default_factory=lambda: list(DEFAULT_MOUNTPOINTS_EXCLUDE),
+        description="Mount point globs to drop")
+    fs_types_include: CommaList = Field(default_factory=list, description="Filesystem type "
+                                        "globs to keep")
+    fs_types_exclude: CommaList = Field(default_factory=lambda: list(DEFAULT_FS_TYPES_EXCLUDE),
+                                        description="Filesystem type globs to drop")
+    # operation
+    health_address: str = Field("127.0.0.1:13133", description="host:port of the health "
+                                "endpoint; empty disables it")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info",
+                                                                   description="Log level")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format")
+
+    @field_validator("log_level", "protocol", "exporter", "compression", "temporality",
+                     "log_format", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.strip().lower() if isinstance(v, str) else v
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if s not in SOURCES:
+                raise ValueError(f"unknown source {s!r}{_hint(s, SOURCES)}")
+        return v
+
+    @field_validator("source_intervals")
+    @classmethod
+    def _known_interval_sources(cls, v: dict[str, float]) -> dict[str, float]:
+        v = {k.lower(): d for k, d in v.items()}
+        for s in v:
+            if s not in SOURCES:
+                raise ValueError(f"unknown source {s!r}{_hint(s, SOURCES)}")
+        return v
+
+    @field_validator("metrics_enabled", "metrics_disabled")
+    @classmethod
+    def _known_metrics(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in BY_NAME:
+                raise ValueError(f"unknown metric {name!r}{_hint(name, BY_NAME)}")
+        return v
+
+    @field_validator("processes")
+    @classmethod
+    def _targets(cls, v: list[str]) -> list[str]:
+        for t in v:
+            parse_target(t)
+        return v
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        parts = urlsplit(v if "://" in v else f"http://{v}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected a URL such as http://collector:4317")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("the port is not a number from 0 to 65535") from None
+        return v if "://" in v else f"http://{v}"
+
+    @field_validator("health_address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        v = v.strip()
+        if v:
+            host, sep, port = v.rpartition(":")
+            if not sep or not port.isdigit() or int(port) > 65535:
+                raise ValueError("expected host:port such as 127.0.0.1:13133")
+        return v
+
+    @field_validator("root_path")
+    @classmethod
+    def _root(cls, v: Path) -> Path:
+        if not v.is_dir():
+            raise ValueError(f"no such directory: {v}")
+        if os.sys.platform.startswith("linux") and not (v / "proc" / "stat").exists():
+            raise ValueError(f"{v} has no proc/stat: mount the host's /proc under it")
+        return v
+
+    @model_validator(mode="after")
+    def _mtls_pair(self) -> Settings:
+        if (self.client_key is None) != (self.client_certificate is None):
+            raise ValueError("client_key and client_certificate go together")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = init_settings.init_kwargs.get("config") or os.environ.get(PREFIX + "CONFIG")  # type: ignore[attr-defined]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings,
+                                                     StandardEnvSource(settings_cls)]
+        if path:
+            sources.append(config_file_source(settings_cls, Path(path)))
+        return tuple(sources)
+
+    # derived values
+    @property
+    def export_enabled(self) -> str:
+        return "none" if self.sdk_disabled else self.exporter
+
+    @property
+    def effective_endpoint(self) -> str:
+        if self.endpoint:
+            return self.endpoint
+        return ("http://localhost:4317" if self.protocol == "grpc"
+                else "http://localhost:4318/v1/metrics")
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings for `check`: header values never shown."""
+        data = self.model_dump(mode="json")
+        data["headers"] = {k: "<redacted>" for k in self.headers}
+        data["endpoint"] = self.effective_endpoint
+        return data
+
+
+# Standard variables, each mapped to a field; for a field the first one set wins. The OTLP
+# timeout variables are in milliseconds.
+STANDARD_ENV: dict[str, tuple[str, ...]] = {
+    "endpoint": ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    "protocol": ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    "headers": ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
+    "compression": ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"),
+    "export_timeout": ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT",
+                       "OTEL_METRIC_EXPORT_TIMEOUT"),
+    "certificate": ("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"),
+    "client_key": ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CLIENT_KEY"),
+    "client_certificate": ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+                           "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"),
+    "insecure": ("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"),
+    "interval": ("OTEL_METRIC_EXPORT_INTERVAL",),
+    "temporality": ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",),
+    "sdk_disabled": ("OTEL_SDK_DISABLED",),
+    "service_name": ("OTEL_SERVICE_NAME",),
+    "resource_attributes": ("OTEL_RESOURCE_ATTRIBUTES",),
+    "service_version": ("APP_VERSION",),
+    "git_commit": ("GIT_COMMIT",),
+}
+MILLISECONDS = {"export_timeout", "interval"}
+
+
+class StandardEnvSource(PydanticBaseSettingsSource):
+    """OTEL_* and the generic version variables, below ADK_AGENT_* and above the file."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.origin: dict[str, str] = {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        for var in STANDARD_ENV.get(field_name, ()):
+            raw = os.environ.get(var)
+            if raw is not None and raw.strip() != "":
+                self.origin[field_name] = var
+                raw = raw.strip()
+                if field_name in MILLISECONDS and raw.replace(".", "", 1).isdigit():
+                    raw = f"{raw}ms"
+                return raw, var, False
+        return None, "", False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, _, _ = self.get_field_value(field, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+def config_file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
+    if not path.is_file():
+        raise ConfigError(f"{PREFIX}CONFIG: no such file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            source: PydanticBaseSettingsSource = YamlConfigSettingsSource(settings_cls, path)
+        elif suffix == ".toml":
+            source = TomlConfigSettingsSource(settings_cls, path)
+        else:
+            raise ConfigError(f"{PREFIX}CONFIG: {path} is neither .yaml, .yml nor .toml")
+    except ConfigError:
+        raise
+    except Exception as exc:  # a parse error: say where, not how the parser got there
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{PREFIX}CONFIG: cannot parse {path}: {detail}") from None
+    data = source()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{PREFIX}CONFIG: {path} must hold a mapping of settings")
+    return source
+
+
+def _closest(name: str, choices: Any) -> str | None:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return close[0] if close else None
+
+
+def _hint(name: str, choices: Any) -> str:
+    close = _closest(name, choices)
+    return f" (did you mean {close!r}?)" if close else ""
+
+
+def _origin(field: str, flags: dict[str, Any], config: str | None) -> str:
+    if field in flags:
+        return "--" + field.replace("_", "-")
+    env_name = PREFIX + field.upper()
+    if any(k.upper() == env_name or k.upper().startswith(env_name + "__") for k in os.environ):
+        return env_name
+    for var in STANDARD_ENV.get(field, ()):
+        if os.environ.get(var, "").strip():
+            return var
+    if config:
+        return f"{config}: key '{field}'"
+    return field
+
+
+def _check_unknown_env() -> None:
+    fields = {f.upper() for f in Settings.model_fields}
+    for key in os.environ:
+        upper = key.upper()
+        if upper.startswith(PREFIX):
+            name = upper[len(PREFIX):].split("__", 1)[0]
+            if name not in fields:
+                close = _closest(name, fields)
+                hint = f" (did you mean {PREFIX}{close}?)" if close else ""
+                raise ConfigError(f"{key}: not a setting of this agent{hint}")
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Build the settings or raise ConfigError with one line naming the culprit."""
+    flags = {k: v for k, v in flags.items() if v is not None}
+    _check_unknown_env()
+    config = flags.get("config") or os.environ.get(PREFIX + "CONFIG")
+    try:
+        return Settings(**flags)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        field = loc[0] if loc else "settings"
+        where = _origin(field, flags, config)
+        if field not in Settings.model_fields:
+            where = f"{config}: key '{field}'" if config else field
+        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        shown = "" if field in ("headers",) or isinstance(value, dict | list) or value is None \
+            else f" = {str(value)[:80]!r}"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{where}{shown}: {msg}{more}") from None
+    except ConfigError:
+        raise
+    except (ValueError, TypeError, OSError) as exc:
+        raise ConfigError(f"configuration: {str(exc).splitlines()[0]}") from None

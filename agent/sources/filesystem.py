@@ -1,0 +1,101 @@
+"""filesystem: space used, free and reserved per mounted filesystem."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psutil
+
+from agent import procfs
+from agent.snapshot import per_cycle
+from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FsUsage:
+    device: str
+    mountpoint: str  # as the host names it
+    fstype: str
+    mode: str
+    used: int
+    free: int  # available to unprivileged users
+    reserved: int  # free only to root
+
+    @property
+    def total(self) -> int:
+        return self.used + self.free + self.reserved
+
+
+class FilesystemSource(Source):
+    name = "filesystem"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._state = Attrs("system.device", "system.filesystem.mode",
+                            "system.filesystem.mountpoint", "system.filesystem.state",
+                            "system.filesystem.type")
+        self._fs = Attrs("system.device", "system.filesystem.mode", "system.filesystem.mountpoint",
+                         "system.filesystem.type")
+        self._unreadable: set[str] = set()
+
+    def mounts(self) -> list[procfs.Mount]:
+        host = self.ctx.host
+        if LINUX:
+            # The host's mount table (pid 1's) when reading a host root, our own otherwise.
+            table = f"{host.proc}/1/mounts" if host.contained else f"{host.proc}/self/mounts"
+            return procfs.read_mounts(table)
+        return [procfs.Mount(p.device, p.mountpoint, p.fstype, tuple(p.opts.split(",")))
+                for p in psutil.disk_partitions(all=True)]
+
+    @per_cycle
+    def usage(self) -> list[FsUsage]:
+        ctx = self.ctx
+        out = []
+        for m in self.mounts():
+            if not (ctx.fs_types(m.fstype) and ctx.mountpoints(m.mountpoint)):
+                continue
+            try:
+                st = os.statvfs(ctx.host.path(m.mountpoint))
+            except OSError as exc:  # gone, or not ours to read: skip it, say so once
+                if m.mountpoint not in self._unreadable:
+                    self._unreadable.add(m.mountpoint)
+                    log.info("filesystem %s skipped: %s", m.mountpoint, exc.strerror or exc)
+                continue
+            if st.f_blocks == 0:
+                continue
+            size = st.f_frsize
+            out.append(FsUsage(
+                m.device, m.mountpoint, m.fstype, "ro" if "ro" in m.options else "rw",
+                used=(st.f_blocks - st.f_bfree) * size, free=st.f_bavail * size,
+                reserved=(st.f_bfree - st.f_bavail) * size))
+        return out
+
+    def _usage(self) -> Iterator[Obs]:
+        for fs in self.usage():
+            for state in ("used", "free", "reserved"):
+                yield getattr(fs, state), self._state(fs.device, fs.mode, fs.mountpoint, state,
+                                                      fs.fstype)
+
+    def _utilization(self) -> Iterator[Obs]:
+        for fs in self.usage():
+            # Used over what users can use (used + free): df's Use%, so a disk that only root
+            # could still write to reads as full.
+            if fs.used + fs.free:
+                yield fs.used / (fs.used + fs.free), self._fs(fs.device, fs.mode, fs.mountpoint,
+                                                              fs.fstype)
+
+    def _limit(self) -> Iterator[Obs]:
+        for fs in self.usage():
+            yield fs.total, self._fs(fs.device, fs.mode, fs.mountpoint, fs.fstype)
+
+    def observers(self) -> dict[str, Observer]:
+        return {
+            "system.filesystem.usage": self._usage,
+            "system.filesystem.utilization": self._utilization,
+            "system.filesystem.limit": self._limit,
+        }

@@ -1,0 +1,65 @@
+"""network: bytes, packets, errors and drops per interface; sockets by transport and state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import psutil
+
+from agent import procfs
+from agent.procfs import NetDev
+from agent.snapshot import per_cycle
+from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
+
+
+def _from_psutil() -> dict[str, NetDev]:
+    return {nic: NetDev(c.bytes_recv, c.packets_recv, c.errin, c.dropin,
+                        c.bytes_sent, c.packets_sent, c.errout, c.dropout)
+            for nic, c in psutil.net_io_counters(pernic=True).items()}
+
+
+class NetworkSource(Source):
+    name = "network"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._nic = Attrs("network.interface.name", "network.io.direction")
+        self._tcp = Attrs("network.transport", "network.connection.state")
+        self._transport = Attrs("network.transport")
+
+    @per_cycle
+    def interfaces(self) -> dict[str, NetDev]:
+        per = procfs.read_net_dev(f"{self.ctx.host.net}/dev") if LINUX else _from_psutil()
+        keep = self.ctx.interfaces
+        return {nic: c for nic, c in per.items() if keep(nic)}
+
+    @per_cycle
+    def sockets(self) -> dict[tuple[str, str | None], int]:
+        if LINUX:
+            return procfs.count_sockets(self.ctx.host.net)
+        counts: dict[tuple[str, str | None], int] = {}
+        for c in psutil.net_connections(kind="inet"):
+            transport = "tcp" if c.type == 1 else "udp"
+            state = c.status.lower() if transport == "tcp" else None
+            counts[(transport, state)] = counts.get((transport, state), 0) + 1
+        return counts
+
+    def _pair(self, rx: str, tx: str) -> Callable[[], Iterator[Obs]]:
+        def observe() -> Iterator[Obs]:
+            for nic, c in self.interfaces().items():
+                yield getattr(c, rx), self._nic(nic, "receive")
+                yield getattr(c, tx), self._nic(nic, "transmit")
+        return observe
+
+    def _connections(self) -> Iterator[Obs]:
+        for (transport, state), n in self.sockets().items():
+            yield n, (self._transport(transport) if state is None else self._tcp(transport, state))
+
+    def observers(self) -> dict[str, Observer]:
+        return {
+            "system.network.io": self._pair("rx_bytes", "tx_bytes"),
+            "system.network.packet.count": self._pair("rx_packets", "tx_packets"),
+            "system.network.errors": self._pair("rx_errs", "tx_errs"),
+            "system.network.packet.dropped": self._pair("rx_drop", "tx_drop"),
+            "system.network.connection.count": self._connections,
+        }

@@ -1,0 +1,149 @@
+"""process: CPU, memory, faults, I/O, threads, descriptors and context switches of the target
+processes (the agent itself unless ADK_AGENT_PROCESSES names others)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import psutil
+
+from agent import procfs
+from agent.snapshot import per_cycle
+from agent.sources.base import LINUX, Attributes, Attrs, Context, Obs, Observer, Source
+from agent.targets import parse_target, resolve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Sample:
+    attrs: dict[str, str | int]
+    user: float
+    system: float
+    rss: int
+    vms: int
+    threads: int
+    fds: int | None = None
+    io: tuple[int, int] | None = None
+    switches: tuple[int, int] | None = None
+    faults: tuple[int, int] | None = None
+    utilization: tuple[float, float] | None = None
+
+
+class ProcessSource(Source):
+    name = "process"
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._targets = tuple(parse_target(t) for t in ctx.processes)
+        self._procs: dict[int, psutil.Process] = {}
+        self._prev: dict[int, tuple[float, float, float]] = {}  # pid -> (wall, user, system)
+        self._denied: set[tuple[int, str]] = set()  # (pid, what) already warned about
+        self._ncpu = psutil.cpu_count() or 1
+        self._ids = Attrs("process.pid", "process.executable.name", "process.command")
+        self._extra: dict[tuple[int, str, str], dict[str, str | int]] = {}
+
+    def with_attr(self, base: dict[str, str | int], key: str, value: str) -> Attributes:
+        """The process's attributes plus one more, interned per series."""
+        k = (int(base["process.pid"]), key, value)
+        attrs = self._extra.get(k)
+        if attrs is None:
+            attrs = self._extra[k] = {**base, key: value}
+        return attrs
+
+    def _optional(self, pid: int, what: str, read: Callable[[], object]) -> object | None:
+        try:
+            return read()
+        except psutil.AccessDenied:
+            if (pid, what) not in self._denied:
+                self._denied.add((pid, what))
+                log.warning("process %d: no permission to read its %s; skipped", pid, what)
+            return None
+        except (NotImplementedError, AttributeError):  # not on this platform
+            return None
+
+    def _sample(self, pid: int, now: float) -> Sample:
+        p = self._procs.get(pid)
+        if p is None:
+            p = self._procs[pid] = psutil.Process(pid)
+        with p.oneshot():
+            cmdline = self._optional(pid, "command line", p.cmdline) or [""]
+            attrs = self._ids(pid, p.name(), cmdline[0])  # type: ignore[index]
+            cpu = p.cpu_times()
+            mem = p.memory_info()
+            s = Sample(attrs, cpu.user, cpu.system, mem.rss, mem.vms, p.num_threads())
+            s.fds = self._optional(pid, "file descriptors", p.num_fds)  # type: ignore[assignment]
+            io = self._optional(pid, "I/O counters", p.io_counters)
+            if io is not None:
+                s.io = (io.read_bytes, io.write_bytes)  # type: ignore[attr-defined]
+            sw = self._optional(pid, "context switches", p.num_ctx_switches)
+            if sw is not None:
+                s.switches = (sw.voluntary, sw.involuntary)  # type: ignore[attr-defined]
+        if LINUX:
+            s.faults = self._optional(  # type: ignore[assignment]
+                pid, "page faults", lambda: procfs.read_pid_faults(self.ctx.host.proc, pid))
+        prev = self._prev.get(pid)
+        self._prev[pid] = (now, s.user, s.system)
+        if prev is not None and now > prev[0]:
+            span = (now - prev[0]) * self._ncpu
+            s.utilization = (max(s.user - prev[1], 0) / span, max(s.system - prev[2], 0) / span)
+        return s
+
+    @per_cycle
+    def samples(self) -> list[Sample]:
+        now = time.monotonic()
+        out = []
+        pids = resolve(self._targets)
+        for pid in pids:
+            try:
+                out.append(self._sample(pid, now))
+            except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+                pass  # exited: it leaves the next export quietly
+            except psutil.AccessDenied:
+                if (pid, "process") not in self._denied:
+                    self._denied.add((pid, "process"))
+                    log.warning("process %d: no permission to read it; skipped", pid)
+        for gone in self._procs.keys() - set(pids):
+            self._procs.pop(gone, None)
+            self._prev.pop(gone, None)
+        return out
+
+    def _each(self, pick: Callable[[Sample], Iterator[Obs]]) -> Observer:
+        return lambda: (obs for s in self.samples() for obs in pick(s))
+
+    def _pair(self, field: str, key: str, names: tuple[str, str]) -> Observer:
+        def pick(s: Sample) -> Iterator[Obs]:
+            pair = getattr(s, field)
+            if pair is not None:
+                yield pair[0], self.with_attr(s.attrs, key, names[0])
+                yield pair[1], self.with_attr(s.attrs, key, names[1])
+        return self._each(pick)
+
+    def _single(self, field: str) -> Observer:
+        def pick(s: Sample) -> Iterator[Obs]:
+            value = getattr(s, field)
+            if value is not None:
+                yield value, s.attrs
+        return self._each(pick)
+
+    def observers(self) -> dict[str, Observer]:
+        def cpu_time(s: Sample) -> Iterator[Obs]:
+            yield s.user, self.with_attr(s.attrs, "cpu.mode", "user")
+            yield s.system, self.with_attr(s.attrs, "cpu.mode", "system")
+
+        return {
+            "process.cpu.time": self._each(cpu_time),
+            "process.cpu.utilization": self._pair("utilization", "cpu.mode", ("user", "system")),
+            "process.memory.usage": self._single("rss"),
+            "process.memory.virtual": self._single("vms"),
+            "process.paging.faults": self._pair("faults", "system.paging.fault.type",
+                                                ("minor", "major")),
+            "process.disk.io": self._pair("io", "disk.io.direction", ("read", "write")),
+            "process.thread.count": self._single("threads"),
+            "process.unix.file_descriptor.count": self._single("fds"),
+            "process.context_switches": self._pair("switches", "process.context_switch.type",
+                                                   ("voluntary", "involuntary")),
+        }

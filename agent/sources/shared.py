@@ -1,0 +1,25 @@
+"""Reads that several sources use, so /proc/stat and /proc/meminfo are parsed once per cycle."""
+
+from __future__ import annotations
+
+from agent import procfs
+from agent.hostfs import HostFS
+from agent.snapshot import Memo, per_cycle
+
+
+class SharedReads:
+    def __init__(self, host: HostFS, interval: float) -> None:
+        self.host = host
+        self.memo = Memo(interval / 2)
+
+    @per_cycle
+    def stat(self) -> procfs.ProcStat:
+        return procfs.read_stat(self.host.proc)
+
+    @per_cycle
+    def meminfo(self) -> dict[str, int]:
+        return procfs.read_keyed(f"{self.host.proc}/meminfo", scale=1024)
+
+    @per_cycle
+    def vmstat(self) -> dict[str, int]:
+        return procfs.read_keyed(f"{self.host.proc}/vmstat")
