@@ -121,7 +121,46 @@ SEMCONV: tuple[Metric, ...] = (
            (*PROC, "process.context_switch.type")),
 )
 
-ADK: tuple[Metric, ...] = ()  # the legacy catalog joins in adk_catalog (issue #3)
+# The legacy catalog existing dashboards read: gauges named adk_*, fed by the same per-cycle
+# reads as the rows above (ADK_AGENT_METRIC_SCHEMA=adk or both).
+A, PCT, MP = Schema.ADK, "%", ("mountpoint", "device")
+APROC = ("pid", "name")
+ADK: tuple[Metric, ...] = (
+    Metric("adk_system_cpu_usage_percent", G, PCT, "cpu", "System-wide CPU busy percentage since the previous cycle, 0..100", schema=A),
+    Metric("adk_system_cpu_usage_idle_percent", G, PCT, "cpu", "System-wide CPU idle percentage since the previous cycle, 0..100", schema=A),
+    Metric("adk_system_cpu_count", G, "{cpu}", "cpu", "Logical CPUs", schema=A),
+    Metric("adk_system_load_average_1m", G, "{thread}", "load", "1-minute load average", schema=A),
+    Metric("adk_system_load_average_5m", G, "{thread}", "load", "5-minute load average", schema=A),
+    Metric("adk_system_load_average_15m", G, "{thread}", "load", "15-minute load average", schema=A),
+    Metric("adk_system_memory_total_bytes", G, "By", "memory", "Total system memory", schema=A),
+    Metric("adk_system_memory_used_bytes", G, "By", "memory", "Used system memory (total - available, as psutil reports it)", schema=A),
+    Metric("adk_system_memory_free_bytes", G, "By", "memory", "Free system memory (MemFree)", schema=A),
+    Metric("adk_system_memory_available_bytes", G, "By", "memory", "Available system memory (MemAvailable)", schema=A),
+    Metric("adk_system_memory_usage_percent", G, PCT, "memory", "Used memory as a percentage of the total", schema=A),
+    Metric("adk_system_swap_used_bytes", G, "By", "paging", "Used swap", schema=A),
+    Metric("adk_system_swap_usage_percent", G, PCT, "paging", "Used swap as a percentage of the total (0 without swap)", schema=A),
+    Metric("adk_system_disk_usage_percent", G, PCT, "filesystem", "Used space per mount point, as df's Use%", MP, schema=A),
+    Metric("adk_system_disk_free_bytes", G, "By", "filesystem", "Space free to users per mount point", MP, schema=A),
+    Metric("adk_system_disk_read_bytes_total", G, "By", "disk", "Bytes read, all whole disks", schema=A),
+    Metric("adk_system_disk_write_bytes_total", G, "By", "disk", "Bytes written, all whole disks", schema=A),
+    Metric("adk_system_network_bytes_sent_total", G, "By", "network", "Bytes sent, all interfaces", schema=A),
+    Metric("adk_system_network_bytes_recv_total", G, "By", "network", "Bytes received, all interfaces", schema=A),
+    Metric("adk_system_network_packets_sent_total", G, "{packet}", "network", "Packets sent, all interfaces", schema=A),
+    Metric("adk_system_network_packets_recv_total", G, "{packet}", "network", "Packets received, all interfaces", schema=A),
+    Metric("adk_system_uptime_seconds", G, "s", "system", "Seconds since the host booted", schema=A),
+    Metric("adk_process_cpu_usage_user_seconds", G, "s", "process", "Total user CPU time of the process", APROC, schema=A),
+    Metric("adk_process_cpu_usage_system_seconds", G, "s", "process", "Total system CPU time of the process", APROC, schema=A),
+    Metric("adk_process_cpu_usage_percent", G, PCT, "process", "Process CPU since the previous cycle, percent of one CPU (may exceed 100)", APROC, schema=A),
+    Metric("adk_process_memory_rss_bytes", G, "By", "process", "Resident memory of the process", APROC, schema=A),
+    Metric("adk_process_memory_vms_bytes", G, "By", "process", "Virtual memory of the process", APROC, schema=A),
+    Metric("adk_process_memory_usage_percent", G, PCT, "process", "Resident memory as a percentage of system memory", APROC, schema=A),
+    Metric("adk_process_page_faults", G, "{fault}", "process", "Page faults of the process by type (minor, major)", (*APROC, "type"), schema=A),
+    Metric("adk_process_threads", G, "{thread}", "process", "Threads of the process", APROC, schema=A),
+    Metric("adk_process_open_fds", G, "{file_descriptor}", "process", "Open file descriptors of the process", APROC, schema=A),
+    Metric("adk_process_io_read_bytes_total", G, "By", "process", "Bytes the process read from storage", APROC, schema=A),
+    Metric("adk_process_io_write_bytes_total", G, "By", "process", "Bytes the process wrote to storage", APROC, schema=A),
+    Metric("adk_app_info", G, "1", "system", "Always 1; carries the version tags", ("version", "git_commit"), schema=A),
+)
 
 CATALOG: tuple[Metric, ...] = SEMCONV + ADK
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}

@@ -120,6 +120,7 @@ def run(settings: Any) -> int:
 
     try:
         agent = _agent(settings)
+        health = _health(agent, settings.health_address)
         agent.start()
     except ConfigError as exc:
         return _fail(str(exc))
@@ -140,4 +141,23 @@ def run(settings: Any) -> int:
         pass
     log.info("stopping: final export")
     agent.shutdown(timeout=10.0)
+    if health is not None:
+        health.stop()
     return 0
+
+
+def _health(agent: Any, address: str) -> Any:
+    if not address:
+        return None
+    from agent.health import HealthServer
+    from agent.settings import ConfigError
+
+    try:
+        server = HealthServer(agent, address)
+    except OSError as exc:
+        raise ConfigError(f"ADK_AGENT_HEALTH_ADDRESS = {address!r}: cannot listen: "
+                          f"{exc.strerror or exc}") from None
+    server.start()
+    log.info("health endpoint on http://%s:%d/health", address.rpartition(":")[0] or "0.0.0.0",
+             server.port)
+    return server

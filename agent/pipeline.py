@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -38,8 +39,10 @@ def select(settings: Settings) -> list[Metric]:
     """The catalog rows to export: on by default or asked for, from sources that run."""
     on = set(settings.metrics_enabled)
     off = set(settings.metrics_disabled)
+    schemas = {"semconv", "adk"} if settings.metric_schema == "both" else {settings.metric_schema}
     return [m for m in CATALOG
-            if m.source in settings.sources and m.name not in off and (m.enabled or m.name in on)]
+            if m.schema in schemas and m.source in settings.sources and m.name not in off
+            and (m.enabled or m.name in on)]
 
 
 def build_context(settings: Settings) -> Context:
@@ -55,6 +58,8 @@ def build_context(settings: Settings) -> Context:
         fs_types=NameFilter(tuple(settings.fs_types_include), tuple(settings.fs_types_exclude)),
         processes=tuple(settings.processes),
         source_intervals=dict(settings.source_intervals),
+        service_version=settings.service_version,
+        git_commit=settings.git_commit,
     )
 
 
@@ -112,6 +117,9 @@ class Agent:
         self.provider: MeterProvider | None = None
         self.exporter: ReportingExporter | None = None
         self.reader: PeriodicExportingMetricReader | None = None
+        self.started = time.monotonic()
+        self.last_collect: float | None = None  # when a callback last ran (liveness)
+        self.stopping = False
 
     def observe(self, bound: Bound) -> list[Obs]:
         """One metric's observations for this cycle; a failing source yields none."""
@@ -135,6 +143,7 @@ class Agent:
 
     def _callback(self, bound: Bound) -> Iterable[Observation]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
+            self.last_collect = time.monotonic()
             return [Observation(v, a) for v, a in self.observe(bound)]
         return callback
 
@@ -165,6 +174,7 @@ class Agent:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the reader; it runs one last collection and export before it returns."""
+        self.stopping = True
         if self.provider is not None:
             self.provider.shutdown(timeout_millis=timeout * 1000)
             self.provider = None

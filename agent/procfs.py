@@ -159,3 +159,30 @@ def read_mounts(path: str) -> list[Mount]:
             # A later mount over the same point hides the earlier one.
             mounts[mp] = Mount(_unescape(parts[0]), mp, parts[2], tuple(parts[3].split(",")))
     return list(mounts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class DiskStats:
+    read_count: int
+    read_merged_count: int
+    read_bytes: int
+    read_time: int  # ms
+    write_count: int
+    write_merged_count: int
+    write_bytes: int
+    write_time: int  # ms
+    busy_time: int  # ms with I/O in flight
+
+
+def read_diskstats(proc: str) -> dict[str, DiskStats]:
+    """Per-device counters from /proc/diskstats (sectors are always 512 bytes there)."""
+    out: dict[str, DiskStats] = {}
+    with open(f"{proc}/diskstats", "rb") as f:
+        lines = f.read().decode("ascii", "replace").splitlines()
+    for line in lines:
+        v = line.split()
+        if len(v) < 14:
+            continue
+        n = [int(x) for x in v[3:14]]
+        out[v[2]] = DiskStats(n[0], n[1], n[2] * 512, n[3], n[4], n[5], n[6] * 512, n[7], n[9])
+    return out

@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     metrics_enabled: CommaList = Field(default_factory=list,
                                        description="Metrics to turn on (off by default)")
     metrics_disabled: CommaList = Field(default_factory=list, description="Metrics to turn off")
+    metric_schema: Literal["semconv", "adk", "both"] = Field(
+        "semconv", description="Metric names: semantic conventions, the legacy adk_ catalog, or "
+        "both from the same reads")
     per_cpu: bool = Field(False, description="cpu.logical_number series for each CPU")
     processes: CommaList = Field(default_factory=lambda: ["self"],
                                  description="Process targets: self, pid:N, pidfile:PATH, "
@@ -175,7 +178,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", description="Log line format")
 
     @field_validator("log_level", "protocol", "exporter", "compression", "temporality",
-                     "log_format", mode="before")
+                     "log_format", "metric_schema", mode="before")
     @classmethod
     def _lower(cls, v: object) -> object:
         return v.strip().lower() if isinstance(v, str) else v
@@ -232,7 +235,7 @@ class Settings(BaseSettings):
     def _address(cls, v: str) -> str:
         v = v.strip()
         if v:
-            host, sep, port = v.rpartition(":")
+            _host, sep, port = v.rpartition(":")
             if not sep or not port.isdigit() or int(port) > 65535:
                 raise ValueError("expected host:port such as 127.0.0.1:13133")
         return v

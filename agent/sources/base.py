@@ -52,6 +52,8 @@ class Context:
     fs_types: NameFilter = field(default_factory=NameFilter)
     processes: tuple[str, ...] = ("self",)
     source_intervals: Mapping[str, float] = field(default_factory=dict)
+    service_version: str | None = None
+    git_commit: str | None = None
     shared: SharedReads = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -117,4 +117,13 @@ class CpuSource(Source):
             "system.cpu.physical.count": physical,
             "system.cpu.frequency": lambda: [(hz, self._cpu(n))
                                              for n, hz in enumerate(self.frequency())],
+            "adk_system_cpu_usage_percent": lambda: self._percent(busy=True),
+            "adk_system_cpu_usage_idle_percent": lambda: self._percent(busy=False),
+            "adk_system_cpu_count": lambda: [(self.logical_count(), NO_ATTRS)],
         }
+
+    def _percent(self, busy: bool) -> Iterator[Obs]:
+        total, _ = self.utilization()
+        if total is not None:
+            idle = total.get("idle", 0.0) * 100
+            yield (100 - idle if busy else idle), NO_ATTRS

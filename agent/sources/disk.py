@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import psutil
 
+from agent import procfs
 from agent.snapshot import per_cycle
-from agent.sources.base import Attrs, Context, Obs, Observer, Source
+from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
+
+_PARTITION_SUFFIX = re.compile(r"^p?\d+$")
+
+
+def looks_like_partition(dev: str, devices: Iterable[str]) -> bool:
+    """sda1 of sda, nvme0n1p1 of nvme0n1, mmcblk0p1 of mmcblk0 (when sysfs cannot say)."""
+    return any(dev != d and dev.startswith(d) and _PARTITION_SUFFIX.match(dev[len(d):])
+               for d in devices)
 
 
 class DiskSource(Source):
@@ -18,11 +29,14 @@ class DiskSource(Source):
         super().__init__(ctx)
         self._dir = Attrs("system.device", "disk.io.direction")
         self._dev = Attrs("system.device")
+        self._partitions: dict[str, bool] = {}
 
     @per_cycle
     def counters(self) -> dict[str, Any]:
-        # psutil reads <procfs>/diskstats; the pipeline points its PROCFS_PATH at the host's proc.
-        per = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+        if LINUX:
+            per: dict[str, Any] = procfs.read_diskstats(self.ctx.host.proc)
+        else:
+            per = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
         keep = self.ctx.disks
         return {dev: c for dev, c in per.items() if keep(dev)}
 
@@ -52,4 +66,21 @@ class DiskSource(Source):
             "system.disk.io_time": self._io_time,
             "system.disk.operation_time": self._rw("read_time", "write_time", 1 / 1000),
             "system.disk.merged": self._merged,
+            "adk_system_disk_read_bytes_total": lambda: [(self._whole("read_bytes"), NO_ATTRS)],
+            "adk_system_disk_write_bytes_total": lambda: [(self._whole("write_bytes"), NO_ATTRS)],
         }
+
+    def _whole(self, field: str) -> int:
+        """Summed over whole disks only: a partition's bytes are already its disk's."""
+        counters = self.counters()
+        return sum(getattr(c, field) for dev, c in counters.items()
+                   if not self._is_partition(dev, counters))
+
+    def _is_partition(self, dev: str, devices: dict[str, Any]) -> bool:
+        verdict = self._partitions.get(dev)
+        if verdict is None:
+            block = f"{self.ctx.host.sys}/class/block"
+            verdict = (os.path.exists(f"{block}/{dev}/partition") if os.path.isdir(block)
+                       else looks_like_partition(dev, devices))
+            self._partitions[dev] = verdict
+        return verdict

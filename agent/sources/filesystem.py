@@ -41,6 +41,7 @@ class FilesystemSource(Source):
                             "system.filesystem.type")
         self._fs = Attrs("system.device", "system.filesystem.mode", "system.filesystem.mountpoint",
                          "system.filesystem.type")
+        self._adk = Attrs("mountpoint", "device")
         self._unreadable: set[str] = set()
 
     def mounts(self) -> list[procfs.Mount]:
@@ -98,4 +99,9 @@ class FilesystemSource(Source):
             "system.filesystem.usage": self._usage,
             "system.filesystem.utilization": self._utilization,
             "system.filesystem.limit": self._limit,
+            "adk_system_disk_usage_percent": lambda: [
+                (fs.used / (fs.used + fs.free) * 100 if fs.used + fs.free else 0.0,
+                 self._adk(fs.mountpoint, fs.device)) for fs in self.usage()],
+            "adk_system_disk_free_bytes": lambda: [
+                (fs.free, self._adk(fs.mountpoint, fs.device)) for fs in self.usage()],
         }

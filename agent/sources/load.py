@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 
 from agent.snapshot import per_cycle
-from agent.sources.base import LINUX, NO_ATTRS, Observer, Source
+from agent.sources.base import LINUX, NO_ATTRS, Obs, Observer, Source
 
 
 class LoadSource(Source):
@@ -20,7 +20,10 @@ class LoadSource(Source):
         return psutil.getloadavg()
 
     def observers(self) -> dict[str, Observer]:
-        return {
-            f"system.cpu.load_average.{window}": (lambda i=i: [(self.averages()[i], NO_ATTRS)])
-            for i, window in enumerate(("1m", "5m", "15m"))
-        }
+        out: dict[str, Observer] = {}
+        for i, window in enumerate(("1m", "5m", "15m")):
+            def observe(i: int = i) -> list[Obs]:
+                return [(self.averages()[i], NO_ATTRS)]
+            out[f"system.cpu.load_average.{window}"] = observe
+            out[f"adk_system_load_average_{window}"] = observe
+        return out

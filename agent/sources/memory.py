@@ -29,6 +29,15 @@ class Memory:
         total - available)."""
         return max(self.total - self.free - self.buffers - self.cached, 0)
 
+    @property
+    def psutil_used(self) -> int:
+        """The legacy catalog's "used": total - available, as psutil and free(1) say."""
+        return self.total - self.available
+
+    @property
+    def percent(self) -> float:
+        return self.psutil_used / self.total * 100 if self.total else 0.0
+
     def states(self) -> dict[str, int]:
         return {"used": self.used, "free": self.free, "buffers": self.buffers,
                 "cached": self.cached}
@@ -89,4 +98,9 @@ class MemorySource(Source):
             "system.memory.linux.shared": lambda: ([(self.read().shared, NO_ATTRS)]
                                                    if self.read().shared is not None else []),
             "system.memory.linux.slab.usage": self._slab_usage,
+            "adk_system_memory_total_bytes": lambda: [(self.read().total, NO_ATTRS)],
+            "adk_system_memory_used_bytes": lambda: [(self.read().psutil_used, NO_ATTRS)],
+            "adk_system_memory_free_bytes": lambda: [(self.read().free, NO_ATTRS)],
+            "adk_system_memory_available_bytes": lambda: [(self.read().available, NO_ATTRS)],
+            "adk_system_memory_usage_percent": lambda: [(self.read().percent, NO_ATTRS)],
         }

@@ -9,7 +9,7 @@ import psutil
 from agent import procfs
 from agent.procfs import NetDev
 from agent.snapshot import per_cycle
-from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
+from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
 
 
 def _from_psutil() -> dict[str, NetDev]:
@@ -62,4 +62,11 @@ class NetworkSource(Source):
             "system.network.errors": self._pair("rx_errs", "tx_errs"),
             "system.network.packet.dropped": self._pair("rx_drop", "tx_drop"),
             "system.network.connection.count": self._connections,
+            "adk_system_network_bytes_sent_total": self._total("tx_bytes"),
+            "adk_system_network_bytes_recv_total": self._total("rx_bytes"),
+            "adk_system_network_packets_sent_total": self._total("tx_packets"),
+            "adk_system_network_packets_recv_total": self._total("rx_packets"),
         }
+
+    def _total(self, field: str) -> Observer:
+        return lambda: [(sum(getattr(c, field) for c in self.interfaces().values()), NO_ATTRS)]

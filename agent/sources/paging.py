@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import psutil
 
 from agent.snapshot import per_cycle
-from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
+from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
 
 
 class PagingSource(Source):
@@ -65,4 +65,10 @@ class PagingSource(Source):
             "system.paging.utilization": self._utilization,
             "system.paging.faults": self._faults,
             "system.paging.operations": self._operations,
+            "adk_system_swap_used_bytes": lambda: [(self.swap()[0], NO_ATTRS)],
+            "adk_system_swap_usage_percent": self._adk_percent,
         }
+
+    def _adk_percent(self) -> Iterator[Obs]:
+        used, free = self.swap()
+        yield (used / (used + free) * 100 if used + free else 0.0), NO_ATTRS

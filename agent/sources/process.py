@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import psutil
 
 from agent import procfs
-from agent.snapshot import per_cycle
+from agent.snapshot import Memo, per_cycle
 from agent.sources.base import LINUX, Attributes, Attrs, Context, Obs, Observer, Source
 from agent.targets import parse_target, resolve
 
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class Sample:
     attrs: dict[str, str | int]
+    adk: dict[str, str | int]  # the legacy catalog's pid and name
     user: float
     system: float
     rss: int
@@ -44,11 +45,13 @@ class ProcessSource(Source):
         self._denied: set[tuple[int, str]] = set()  # (pid, what) already warned about
         self._ncpu = psutil.cpu_count() or 1
         self._ids = Attrs("process.pid", "process.executable.name", "process.command")
-        self._extra: dict[tuple[int, str, str], dict[str, str | int]] = {}
+        self._adk_ids = Attrs("pid", "name")
+        self._static = Memo(300.0)
+        self._extra: dict[tuple[str | int, ...], dict[str, str | int]] = {}
 
     def with_attr(self, base: dict[str, str | int], key: str, value: str) -> Attributes:
         """The process's attributes plus one more, interned per series."""
-        k = (int(base["process.pid"]), key, value)
+        k = (*base.values(), key, value)
         attrs = self._extra.get(k)
         if attrs is None:
             attrs = self._extra[k] = {**base, key: value}
@@ -71,10 +74,12 @@ class ProcessSource(Source):
             p = self._procs[pid] = psutil.Process(pid)
         with p.oneshot():
             cmdline = self._optional(pid, "command line", p.cmdline) or [""]
-            attrs = self._ids(pid, p.name(), cmdline[0])  # type: ignore[index]
+            name = p.name()
+            attrs = self._ids(pid, name, cmdline[0])  # type: ignore[index]
             cpu = p.cpu_times()
             mem = p.memory_info()
-            s = Sample(attrs, cpu.user, cpu.system, mem.rss, mem.vms, p.num_threads())
+            s = Sample(attrs, self._adk_ids(pid, name), cpu.user, cpu.system, mem.rss, mem.vms,
+                       p.num_threads())
             s.fds = self._optional(pid, "file descriptors", p.num_fds)  # type: ignore[assignment]
             io = self._optional(pid, "I/O counters", p.io_counters)
             if io is not None:
@@ -134,6 +139,11 @@ class ProcessSource(Source):
             yield s.user, self.with_attr(s.attrs, "cpu.mode", "user")
             yield s.system, self.with_attr(s.attrs, "cpu.mode", "system")
 
+        def adk_faults(s: Sample) -> Iterator[Obs]:
+            if s.faults is not None:
+                yield s.faults[0], self.with_attr(s.adk, "type", "minor")
+                yield s.faults[1], self.with_attr(s.adk, "type", "major")
+
         return {
             "process.cpu.time": self._each(cpu_time),
             "process.cpu.utilization": self._pair("utilization", "cpu.mode", ("user", "system")),
@@ -146,4 +156,29 @@ class ProcessSource(Source):
             "process.unix.file_descriptor.count": self._single("fds"),
             "process.context_switches": self._pair("switches", "process.context_switch.type",
                                                    ("voluntary", "involuntary")),
+            "adk_process_cpu_usage_user_seconds": self._adk(lambda s: s.user),
+            "adk_process_cpu_usage_system_seconds": self._adk(lambda s: s.system),
+            "adk_process_cpu_usage_percent": self._adk(
+                lambda s: sum(s.utilization) * self._ncpu * 100 if s.utilization else None),
+            "adk_process_memory_rss_bytes": self._adk(lambda s: s.rss),
+            "adk_process_memory_vms_bytes": self._adk(lambda s: s.vms),
+            "adk_process_memory_usage_percent": self._adk(
+                lambda s: s.rss / total * 100 if (total := self._memory_total()) else None),
+            "adk_process_page_faults": self._each(adk_faults),
+            "adk_process_threads": self._adk(lambda s: s.threads),
+            "adk_process_open_fds": self._adk(lambda s: s.fds),
+            "adk_process_io_read_bytes_total": self._adk(lambda s: s.io and s.io[0]),
+            "adk_process_io_write_bytes_total": self._adk(lambda s: s.io and s.io[1]),
         }
+
+    def _adk(self, pick: Callable[[Sample], float | int | None]) -> Observer:
+        def observe() -> Iterator[Obs]:
+            for s in self.samples():
+                value = pick(s)
+                if value is not None:
+                    yield value, s.adk
+        return observe
+
+    def _memory_total(self) -> int:
+        return self._static.get("total", lambda: self.ctx.shared.meminfo()["MemTotal"]
+                                if LINUX else psutil.virtual_memory().total)

@@ -1,0 +1,53 @@
+"""Print the README's metric and settings tables from the catalog and the settings model, so
+the documentation cannot drift from the code (tests/test_readme.py holds them together)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from agent.catalog import CATALOG, Metric, Schema
+from agent.settings import PREFIX, STANDARD_ENV, Settings
+
+_INSTRUMENT = {"counter": "ObservableCounter", "updowncounter": "ObservableUpDownCounter",
+               "gauge": "ObservableGauge"}
+
+
+def metric_row(m: Metric) -> str:
+    attrs = ", ".join(f"`{a}`" for a in m.attributes) or "—"
+    on = "yes" if m.enabled else "no"
+    return (f"| `{m.name}` | {_INSTRUMENT[m.kind]} | `{m.unit}` | {attrs} | {on} | "
+            f"{m.source} | {m.description} |")
+
+
+def metric_table(schema: Schema = Schema.SEMCONV) -> str:
+    head = ("| metric | instrument | unit | attributes | default | source | meaning |\n"
+            "|---|---|---|---|---|---|---|")
+    return "\n".join([head, *(metric_row(m) for m in CATALOG if m.schema == schema)])
+
+
+def _default(name: str) -> str:
+    field = Settings.model_fields[name]
+    value = field.get_default(call_default_factory=True)
+    if value is None or value == {}:
+        return "—"
+    if isinstance(value, list):
+        return "`" + ",".join(value) + "`" if value else "—"
+    if name in ("interval", "export_timeout"):
+        return f"`{value:g}s`"
+    return f"`{json.dumps(value) if isinstance(value, bool) else value}`"
+
+
+def settings_table() -> str:
+    rows = ["| variable | also | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        also = ", ".join(f"`{v}`" for v in STANDARD_ENV.get(name, ())) or "—"
+        rows.append(f"| `{PREFIX}{name.upper()}` | {also} | {_default(name)} | "
+                    f"{field.description or ''} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else "metrics"
+    print(settings_table() if which == "settings" else metric_table(Schema(
+        sys.argv[2] if len(sys.argv) > 2 else "semconv")))
