@@ -47,7 +47,33 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+BLOCKS = {
+    "settings": settings_table,
+    "metrics-semconv": lambda: metric_table(Schema.SEMCONV),
+    "metrics-adk": lambda: metric_table(Schema.ADK),
+}
+
+
+def render(text: str) -> str:
+    """README text with every generated block between its markers replaced."""
+    for name, make in BLOCKS.items():
+        start, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
+        head, sep, rest = text.partition(start)
+        if not sep:
+            raise ValueError(f"README has no {start} marker")
+        _, sep, tail = rest.partition(end)
+        if not sep:
+            raise ValueError(f"README has no {end} marker")
+        text = f"{head}{start}\n{make()}\n{end}{tail}"
+    return text
+
+
 if __name__ == "__main__":
-    which = sys.argv[1] if len(sys.argv) > 1 else "metrics"
-    print(settings_table() if which == "settings" else metric_table(Schema(
-        sys.argv[2] if len(sys.argv) > 2 else "semconv")))
+    # python -m agent.docs README.md: rewrite the generated tables in place
+    path = sys.argv[1] if len(sys.argv) > 1 else "README.md"
+    with open(path) as f:
+        old = f.read()
+    new = render(old)
+    if new != old:
+        with open(path, "w") as f:
+            f.write(new)

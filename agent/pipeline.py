@@ -58,6 +58,7 @@ def build_context(settings: Settings) -> Context:
         fs_types=NameFilter(tuple(settings.fs_types_include), tuple(settings.fs_types_exclude)),
         processes=tuple(settings.processes),
         source_intervals=dict(settings.source_intervals),
+        source_timeout=settings.source_timeout,
         service_version=settings.service_version,
         git_commit=settings.git_commit,
     )
@@ -110,6 +111,7 @@ class Agent:
         self.sources: dict[str, Source] = {
             name: REGISTRY[name](self.context) for name in settings.sources}
         self.faults = SourceFaults()
+        self.capped: set[str] = set()  # metrics already warned about the series cap
         self.bound: list[Bound] = []
         for metric in select(settings):
             observers = self.sources[metric.source].observers()
@@ -129,6 +131,13 @@ class Agent:
             self.faults.failed(bound.metric, exc)
             return []
         self.faults.ok(bound.metric)
+        if len(out) > self.settings.max_series:
+            if bound.metric.name not in self.capped:
+                self.capped.add(bound.metric.name)
+                log.warning("%s has %d series, more than ADK_AGENT_MAX_SERIES=%d: the rest are "
+                            "dropped (narrow it with the include/exclude filters)",
+                            bound.metric.name, len(out), self.settings.max_series)
+            del out[self.settings.max_series:]
         return out
 
     def new_cycle(self) -> None:

@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     metric_schema: Literal["semconv", "adk", "both"] = Field(
         "semconv", description="Metric names: semantic conventions, the legacy adk_ catalog, or "
         "both from the same reads")
+    source_timeout: Duration = Field(2.0, description="Longest a blocking read (statvfs of "
+                                     "a stale network mount) may take before it is skipped")
+    max_series: int = Field(1000, ge=1, description="Most series one metric may export; "
+                            "more are dropped with one warning naming the metric")
     per_cpu: bool = Field(False, description="cpu.logical_number series for each CPU")
     processes: CommaList = Field(default_factory=lambda: ["self"],
                                  description="Process targets: self, pid:N, pidfile:PATH, "

@@ -52,6 +52,7 @@ class Context:
     fs_types: NameFilter = field(default_factory=NameFilter)
     processes: tuple[str, ...] = ("self",)
     source_intervals: Mapping[str, float] = field(default_factory=dict)
+    source_timeout: float = 2.0
     service_version: str | None = None
     git_commit: str | None = None
     shared: SharedReads = field(init=False, repr=False, compare=False)

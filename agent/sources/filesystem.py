@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import psutil
@@ -12,6 +15,7 @@ import psutil
 from agent import procfs
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
+from agent.workers import DaemonPool
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ class FilesystemSource(Source):
                          "system.filesystem.type")
         self._adk = Attrs("mountpoint", "device")
         self._unreadable: set[str] = set()
+        self._stuck: dict[str, Future[os.statvfs_result]] = {}
+        self._pool = DaemonPool(4, "adk-statvfs")
 
     def mounts(self) -> list[procfs.Mount]:
         host = self.ctx.host
@@ -53,19 +59,41 @@ class FilesystemSource(Source):
         return [procfs.Mount(p.device, p.mountpoint, p.fstype, tuple(p.opts.split(",")))
                 for p in psutil.disk_partitions(all=True)]
 
+    def _statvfs(self, m: procfs.Mount, deadline: float) -> os.statvfs_result | None:
+        """statvfs in a worker so a stale network mount cannot hang the cycle: a mount whose
+        call does not return by the deadline is skipped, and skipped without a new call for
+        as long as that call stays stuck."""
+        stuck = self._stuck.get(m.mountpoint)
+        if stuck is not None:
+            if not stuck.done():
+                return None
+            del self._stuck[m.mountpoint]
+            log.info("filesystem %s answers again", m.mountpoint)
+        future = self._pool.submit(os.statvfs, self.ctx.host.path(m.mountpoint))
+        try:
+            return future.result(timeout=max(deadline - time.monotonic(), 0.001))
+        except FutureTimeout:
+            self._stuck[m.mountpoint] = future
+            log.warning("filesystem %s (%s) did not answer statvfs within %gs; skipped until "
+                        "it does", m.mountpoint, m.fstype, self.ctx.source_timeout)
+            return None
+
     @per_cycle
     def usage(self) -> list[FsUsage]:
         ctx = self.ctx
         out = []
+        deadline = time.monotonic() + ctx.source_timeout
         for m in self.mounts():
             if not (ctx.fs_types(m.fstype) and ctx.mountpoints(m.mountpoint)):
                 continue
             try:
-                st = os.statvfs(ctx.host.path(m.mountpoint))
+                st = self._statvfs(m, deadline)
             except OSError as exc:  # gone, or not ours to read: skip it, say so once
                 if m.mountpoint not in self._unreadable:
                     self._unreadable.add(m.mountpoint)
                     log.info("filesystem %s skipped: %s", m.mountpoint, exc.strerror or exc)
+                continue
+            if st is None:
                 continue
             if st.f_blocks == 0:
                 continue

@@ -24,7 +24,7 @@ class PagingSource(Source):
         """(used, free) swap bytes."""
         if LINUX:
             m = self.ctx.shared.meminfo()
-            total, free = m.get("SwapTotal", 0), m.get("SwapFree", 0)
+            total, free = m["SwapTotal"], m["SwapFree"]
             return total - free, free
         sw = psutil.swap_memory()
         return sw.used, sw.free
