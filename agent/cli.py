@@ -140,7 +140,7 @@ def run(settings: Any) -> int:
     while not stop.wait(3600):
         pass
     log.info("stopping: final export")
-    agent.shutdown(timeout=10.0)
+    agent.shutdown(timeout=settings.shutdown_timeout)
     if health is not None:
         health.stop()
     return 0

@@ -15,7 +15,7 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from agent import DISTRO_NAME, __version__
 from agent.catalog import CATALOG, Kind, Metric
-from agent.exporting import ReportingExporter, build_exporter
+from agent.exporting import QueuedExporter, build_exporter
 from agent.hostfs import HostFS
 from agent.resource import build_resource
 from agent.settings import Settings
@@ -117,7 +117,7 @@ class Agent:
             observers = self.sources[metric.source].observers()
             self.bound.append(Bound(metric, observers[metric.name]))
         self.provider: MeterProvider | None = None
-        self.exporter: ReportingExporter | None = None
+        self.exporter: QueuedExporter | None = None
         self.reader: PeriodicExportingMetricReader | None = None
         self.started = time.monotonic()
         self.last_collect: float | None = None  # when a callback last ran (liveness)
@@ -158,13 +158,13 @@ class Agent:
 
     def start(self) -> None:
         s = self.settings
-        inner = build_exporter(s) if s.export_enabled != "none" else None
         readers = []
-        if inner is not None:
-            target = s.effective_endpoint if s.export_enabled == "otlp" else "console"
-            self.exporter = ReportingExporter(inner, target)
+        if s.export_enabled != "none":
+            exporter = build_exporter(s)
+            if isinstance(exporter, QueuedExporter):
+                self.exporter = exporter
             self.reader = PeriodicExportingMetricReader(
-                self.exporter, export_interval_millis=s.interval * 1000,
+                exporter, export_interval_millis=s.interval * 1000,
                 export_timeout_millis=s.export_timeout * 1000)
             readers.append(self.reader)
         self.provider = MeterProvider(resource=build_resource(s, self.context.host),

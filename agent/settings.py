@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         "cumulative", description="Aggregation temporality of counters")
     sdk_disabled: bool = Field(False, description="Collect but export nothing (as exporter "
                                "none)")
+    queue_max_batches: int = Field(500, ge=1, description="Batches kept while the collector "
+                                   "is away (oldest dropped beyond)")
+    queue_dir: Path | None = Field(None, description="Keep the queue on disk here, so a restart "
+                                   "loses nothing")
+    shutdown_timeout: Duration = Field(10.0, description="Time to export and drain the queue "
+                                       "after SIGTERM")
     # resource
     service_name: str = Field("adk-agent", min_length=1, description="service.name")
     service_version: str | None = Field(None, description="service.version")

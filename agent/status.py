@@ -97,6 +97,10 @@ def document(agent: Agent, alive: bool, ready: bool, reason: str) -> dict[str, A
         "exports": 0 if st is None else st.exports,
         "export_failures": 0 if st is None else st.failures,
         "points_exported": 0 if st is None else st.points,
+        "batches_rejected": 0 if st is None else st.rejected,
+        "queue": None if agent.exporter is None else {
+            "batches": len(agent.exporter.outbox), "dropped": agent.exporter.outbox.dropped,
+            "max_batches": s.queue_max_batches},
         "source_errors": dict(agent.faults.errors),
         "failing_sources": sorted(k for k, v in agent.faults.failing.items() if v),
         "figures": figures(agent),
