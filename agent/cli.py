@@ -118,12 +118,6 @@ def once(settings: Any, fmt: str) -> int:
 def run(settings: Any) -> int:
     from agent.settings import ConfigError
 
-    try:
-        agent = _agent(settings)
-        health = _health(agent, settings.health_address)
-        agent.start()
-    except ConfigError as exc:
-        return _fail(str(exc))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -131,14 +125,20 @@ def run(settings: Any) -> int:
             os._exit(128 + signum)
         stop.set()
 
+    # Before anything starts, so a signal during start-up still ends in a clean shutdown.
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    try:
+        agent = _agent(settings)
+        health = _health(agent, settings.health_address)
+        agent.start()
+    except ConfigError as exc:
+        return _fail(str(exc))
     log.info("%s %s exporting %d metrics every %gs to %s", PROG, __version__, len(agent.bound),
              settings.interval,
              settings.effective_endpoint if settings.export_enabled == "otlp"
              else settings.export_enabled)
-    while not stop.wait(3600):
-        pass
+    stop.wait()
     log.info("stopping: final export")
     agent.shutdown(timeout=settings.shutdown_timeout)
     if health is not None:

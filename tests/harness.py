@@ -165,7 +165,7 @@ class Rotel:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> Rotel:
-        self.log = open(self.workdir / "rotel.out", "ab")
+        self.log = open(self.workdir / "rotel.out", "ab")  # noqa: SIM115 - the child's stdout
         self.proc = subprocess.Popen(
             [rotel_binary(), "start",
              "--otlp-grpc-endpoint", f"127.0.0.1:{self.grpc_port}",
@@ -214,7 +214,7 @@ class AgentProcess:
         full.setdefault("ADK_AGENT_HEALTH_ADDRESS", "")
         full.update(env)
         self.stderr_path = (workdir or Path(".")) / f"agent-{free_port()}.err"
-        self._err = open(self.stderr_path, "wb")
+        self._err = open(self.stderr_path, "wb")  # noqa: SIM115 - the child's stderr
         self.proc = subprocess.Popen([sys.executable, "-m", "agent", *args], env=full,
                                      stdout=subprocess.PIPE, stderr=self._err,
                                      start_new_session=True)
