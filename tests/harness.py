@@ -65,6 +65,7 @@ class _Service(metrics_service_pb2_grpc.MetricsServiceServicer):
 
     def Export(self, request: Any, context: grpc.ServicerContext) -> Any:
         with self.r.lock:
+            self.r.metadata.append(dict(context.invocation_metadata()))
             code = self.r.failure
             if code is not None and self.r.fail_times != 0:
                 self.r.fail_times -= 1
@@ -80,17 +81,21 @@ class _Service(metrics_service_pb2_grpc.MetricsServiceServicer):
 class Receiver:
     """Records every ExportMetricsServiceRequest; can be told to fail with a gRPC status."""
 
-    def __init__(self) -> None:
+    def __init__(self, credentials: grpc.ServerCredentials | None = None) -> None:
         self.port = free_port()
         self.endpoint = f"127.0.0.1:{self.port}"
         self.requests: list[Any] = []
+        self.metadata: list[dict[str, str]] = []  # headers of every call, failed ones too
         self.lock = threading.Lock()
         self.failure: grpc.StatusCode | None = None
         self.fail_times = -1  # -1: until recover()
         self.rejected = 0
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Service(self), self.server)
-        self.server.add_insecure_port(self.endpoint)
+        if credentials is None:
+            self.server.add_insecure_port(self.endpoint)
+        else:
+            self.server.add_secure_port(self.endpoint, credentials)
 
     def start(self) -> Receiver:
         self.server.start()
