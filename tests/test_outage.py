@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from itertools import pairwise
 from pathlib import Path
 
 import grpc
@@ -46,7 +47,7 @@ def test_120_cycles_of_outage_all_arrive_in_order_once(receiver: Receiver, agent
     cycles = receiver.cycles()
     assert cycles == sorted(cycles), "replayed out of order"
     assert len(receiver.snapshot()) == len(cycles), "a cycle arrived twice"
-    gaps = [(b - a) / 1e9 for a, b in zip(cycles, cycles[1:], strict=False)]
+    gaps = [(b - a) / 1e9 for a, b in pairwise(cycles)]
     assert max(gaps) < 1.0, f"cycles missing: largest gap {max(gaps):.2f}s"
     assert receiver.rejected > 0
     err = agent.stderr()
