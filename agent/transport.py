@@ -129,6 +129,7 @@ class HttpSender:
             endpoint = endpoint.rstrip("/") + "/v1/metrics"
         self.exporter = OTLPMetricExporter(
             endpoint=endpoint, headers=headers, timeout=settings.export_timeout,
+            session=_session(),
             compression=Compression(settings.compression) if settings.compression != "none"
             else Compression.NoCompression,
             preferred_temporality=temporality,
@@ -148,6 +149,22 @@ class HttpSender:
 
     def shutdown(self) -> None:
         self.exporter.shutdown()
+
+
+def _session() -> object:
+    import requests
+
+    class Session(requests.Session):
+        """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the CA a caller set; the
+        CA the user configured for the collector must win."""
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if isinstance(self.verify, str):
+                merged["verify"] = self.verify
+            return merged
+
+    return Session()
 
 
 def build_sender(settings: Settings, temporality: dict) -> GrpcSender | HttpSender:
