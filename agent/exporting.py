@@ -179,7 +179,23 @@ class QueuedExporter(MetricExporter):
             log.warning("%d batches not delivered before shutdown: %s", left, where)
 
 
+class DiscardingExporter(MetricExporter):
+    """Exporter `none`: cycles still run (for the health endpoint), points go nowhere."""
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+               **kwargs: object) -> MetricExportResult:
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
+        pass
+
+
 def build_exporter(settings: Settings) -> MetricExporter:
+    if settings.export_enabled == "none":
+        return DiscardingExporter()
     if settings.export_enabled == "console":
         return ConsoleMetricExporter(preferred_temporality=TEMPORALITY[settings.temporality])
     return QueuedExporter(settings)

@@ -158,17 +158,14 @@ class Agent:
 
     def start(self) -> None:
         s = self.settings
-        readers = []
-        if s.export_enabled != "none":
-            exporter = build_exporter(s)
-            if isinstance(exporter, QueuedExporter):
-                self.exporter = exporter
-            self.reader = PeriodicExportingMetricReader(
-                exporter, export_interval_millis=s.interval * 1000,
-                export_timeout_millis=s.export_timeout * 1000)
-            readers.append(self.reader)
+        exporter = build_exporter(s)
+        if isinstance(exporter, QueuedExporter):
+            self.exporter = exporter
+        self.reader = PeriodicExportingMetricReader(
+            exporter, export_interval_millis=s.interval * 1000,
+            export_timeout_millis=s.export_timeout * 1000)
         self.provider = MeterProvider(resource=build_resource(s, self.context.host),
-                                      metric_readers=readers)
+                                      metric_readers=[self.reader])
         meter = self.provider.get_meter(DISTRO_NAME, __version__)
         factory = {Kind.COUNTER: meter.create_observable_counter,
                    Kind.UPDOWN: meter.create_observable_up_down_counter,

@@ -385,10 +385,13 @@ def _hint(name: str, choices: Any) -> str:
     return f" (did you mean {close!r}?)" if close else ""
 
 
-def _origin(field: str, flags: dict[str, Any], config: str | None) -> str:
+def _origin(field: str, flags: dict[str, Any], config: str | None, key: str = "") -> str:
     if field in flags:
         return "--" + field.replace("_", "-")
     env_name = PREFIX + field.upper()
+    nested = f"{env_name}__{key.upper()}"
+    if key and any(k.upper() == nested for k in os.environ):
+        return nested
     if any(k.upper() == env_name or k.upper().startswith(env_name + "__") for k in os.environ):
         return env_name
     for var in STANDARD_ENV.get(field, ()):
@@ -422,7 +425,7 @@ def load_settings(**flags: Any) -> Settings:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         field = loc[0] if loc else "settings"
-        where = _origin(field, flags, config)
+        where = _origin(field, flags, config, loc[1] if len(loc) > 1 else "")
         if field not in Settings.model_fields:
             where = f"{config}: key '{field}'" if config else field
         msg = err["msg"].removeprefix("Value error, ")
