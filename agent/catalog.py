@@ -162,7 +162,19 @@ ADK: tuple[Metric, ...] = (
     Metric("adk_app_info", G, "1", "system", "Always 1; carries the version tags", ("version", "git_commit"), schema=A),
 )
 
-CATALOG: tuple[Metric, ...] = SEMCONV + ADK
+# The agent on itself, named like the OpenTelemetry Collector's own metrics.
+SELF: tuple[Metric, ...] = (
+    Metric("otelcol_exporter_sent_metric_points", C, "{datapoint}", "agent", "Points the collector accepted"),
+    Metric("otelcol_exporter_send_failed_metric_points", C, "{datapoint}", "agent", "Points in export attempts that failed (they stay queued)"),
+    Metric("otelcol_exporter_enqueue_failed_metric_points", C, "{datapoint}", "agent", "Points dropped because the queue was full"),
+    Metric("otelcol_exporter_queue_size", U, "{batch}", "agent", "Batches waiting for the collector"),
+    Metric("otelcol_exporter_queue_capacity", U, "{batch}", "agent", "Most batches the queue keeps"),
+    Metric("otelcol_exporter_send_duration", G, "s", "agent", "Duration of the last export attempt"),
+    Metric("otelcol_scraper_duration", G, "s", "agent", "Time the last collection spent per source", ("scraper",)),
+    Metric("otelcol_scraper_errored_metric_points", C, "{datapoint}", "agent", "Metric observations lost to source errors", ("scraper",)),
+)
+
+CATALOG: tuple[Metric, ...] = SEMCONV + ADK + SELF
 BY_NAME: dict[str, Metric] = {m.name: m for m in CATALOG}
 SOURCES: tuple[str, ...] = ("cpu", "memory", "paging", "disk", "filesystem", "network", "load",
-                            "processes", "process", "system")
+                            "processes", "process", "system", "agent")

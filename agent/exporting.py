@@ -27,9 +27,9 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
 )
 
-from agent.outbox import Outbox
+from agent.outbox import Outbox, count_points
 from agent.settings import Settings
-from agent.transport import GrpcSender, HttpSender, build_sender, count_points
+from agent.transport import GrpcSender, HttpSender, build_sender
 
 log = logging.getLogger("agent.export")
 
@@ -49,6 +49,7 @@ class ExportStatus:
     failures: int = 0
     rejected: int = 0  # batches the collector refused for good
     points: int = 0  # delivered
+    failed_points: int = 0
     last_time: float | None = None  # wall clock of the last attempt
     last_ok: bool | None = None
     last_error: str | None = None
@@ -73,6 +74,25 @@ class QueuedExporter(MetricExporter):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="adk-sender", daemon=True)
         self._thread.start()
+
+    # self-telemetry
+    def sent_points(self) -> int:
+        return self.status.points
+
+    def failed_points(self) -> int:
+        return self.status.failed_points
+
+    def dropped_points(self) -> int:
+        return self.outbox.dropped_points
+
+    def queue_size(self) -> int:
+        return len(self.outbox)
+
+    def queue_capacity(self) -> int:
+        return self.outbox.max_batches
+
+    def send_duration(self) -> float:
+        return self.status.last_duration
 
     # the reader's side: never blocks on the network
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
@@ -133,6 +153,7 @@ class QueuedExporter(MetricExporter):
                          len(self.outbox) - 1)
         else:
             st.failures += 1
+            st.failed_points += points
             st.last_error = error or "export failed"
             if not was_down:
                 log.warning("export to %s failed: %s (batches are queued and sent when it "

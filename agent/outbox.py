@@ -15,6 +15,16 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 log = logging.getLogger("agent.queue")
+
+
+def count_points(request: ExportMetricsServiceRequest) -> int:
+    n = 0
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                n += len(getattr(m, kind).data_points) if kind else 0
+    return n
 MAGIC = b"ADKQ1"  # 5 bytes; file format: magic, crc32 of the payload (4 bytes, big endian), payload
 SUFFIX = ".otlp"
 
@@ -24,6 +34,7 @@ class Outbox:
         self.max_batches = max_batches
         self.directory = directory
         self.dropped = 0
+        self.dropped_points = 0
         self._items: deque[tuple[int, ExportMetricsServiceRequest]] = deque()
         self._seq = 0
         self._lock = threading.Lock()
@@ -43,9 +54,10 @@ class Outbox:
                 self._write(seq, request)
             self._items.append((seq, request))
             while len(self._items) > self.max_batches:
-                old, _ = self._items.popleft()
+                old, dropped = self._items.popleft()
                 self._unlink(old)
                 self.dropped += 1
+                self.dropped_points += count_points(dropped)
                 if not self._full_warned:
                     self._full_warned = True
                     log.warning("export queue full (%d batches, ADK_AGENT_QUEUE_MAX_BATCHES): "

@@ -21,6 +21,7 @@ from agent.resource import build_resource
 from agent.settings import Settings
 from agent.sources import REGISTRY, Context, Source
 from agent.sources.base import NameFilter, Obs, Observer
+from agent.sources.selftel import SelfSource
 
 log = logging.getLogger("agent")
 
@@ -98,6 +99,7 @@ class SourceFaults:
 class Bound:
     metric: Metric
     observer: Observer
+    seconds: float = 0.0  # how long its last observation took (self-telemetry)
 
 
 class Agent:
@@ -110,6 +112,8 @@ class Agent:
         psutil.PROCFS_PATH = self.context.host.proc
         self.sources: dict[str, Source] = {
             name: REGISTRY[name](self.context) for name in settings.sources}
+        if isinstance(own := self.sources.get("agent"), SelfSource):
+            own.agent = self
         self.faults = SourceFaults()
         self.capped: set[str] = set()  # metrics already warned about the series cap
         self.bound: list[Bound] = []
@@ -125,11 +129,14 @@ class Agent:
 
     def observe(self, bound: Bound) -> list[Obs]:
         """One metric's observations for this cycle; a failing source yields none."""
+        started = time.perf_counter()
         try:
             out = list(bound.observer())
         except Exception as exc:
             self.faults.failed(bound.metric, exc)
             return []
+        finally:
+            bound.seconds = time.perf_counter() - started
         self.faults.ok(bound.metric)
         if len(out) > self.settings.max_series:
             if bound.metric.name not in self.capped:

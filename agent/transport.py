@@ -12,6 +12,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.sdk.metrics.export import MetricExportResult
 
+from agent.outbox import count_points
 from agent.settings import Settings
 
 log = logging.getLogger("agent.export")
@@ -170,13 +171,3 @@ def _session() -> object:
 def build_sender(settings: Settings, temporality: dict) -> GrpcSender | HttpSender:
     cls = GrpcSender if settings.protocol == "grpc" else HttpSender
     return cls(settings, headers_for(settings), temporality)
-
-
-def count_points(request: ExportMetricsServiceRequest) -> int:
-    n = 0
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                kind = m.WhichOneof("data")
-                n += len(getattr(m, kind).data_points) if kind else 0
-    return n

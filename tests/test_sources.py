@@ -219,3 +219,23 @@ def test_cpu_and_memory_without_procfs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert t == {"user": 1.0, "nice": 0.0, "system": 2.0, "idle": 7.0}
     usage = by(observe("memory", "system.memory.usage", Context()), "system.memory.state")
     assert usage["used"] == 400 and sum(usage.values()) == 1000
+
+
+def test_netlink_and_proc_agree_on_listening_sockets() -> None:
+    import socket
+
+    from agent import procfs, sockdiag
+
+    listeners = []
+    for _ in range(3):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        listeners.append(s)
+    try:
+        via_netlink = sockdiag.count_sockets()[("tcp", "listen")]
+        via_proc = procfs.count_sockets("/proc/net")[("tcp", "listen")]
+        assert via_netlink == via_proc >= 3
+    finally:
+        for s in listeners:
+            s.close()

@@ -12,12 +12,14 @@ from agent.sources.network import NetworkSource
 from agent.sources.paging import PagingSource
 from agent.sources.process import ProcessSource
 from agent.sources.processes import ProcessesSource
+from agent.sources.selftel import SelfSource
 from agent.sources.system import SystemSource
 
 REGISTRY: dict[str, type[Source]] = {
     cls.name: cls
     for cls in (CpuSource, MemorySource, PagingSource, DiskSource, FilesystemSource,
-                NetworkSource, LoadSource, ProcessesSource, ProcessSource, SystemSource)
+                NetworkSource, LoadSource, ProcessesSource, ProcessSource, SystemSource,
+                SelfSource)
 }
 
 __all__ = ["REGISTRY", "Context", "Source"]

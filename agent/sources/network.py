@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 import psutil
 
-from agent import procfs
+from agent import procfs, sockdiag
 from agent.procfs import NetDev
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
+
+log = logging.getLogger(__name__)
 
 
 def _from_psutil() -> dict[str, NetDev]:
@@ -26,6 +29,8 @@ class NetworkSource(Source):
         self._nic = Attrs("network.interface.name", "network.io.direction")
         self._tcp = Attrs("network.transport", "network.connection.state")
         self._transport = Attrs("network.transport")
+        # netlink sees our own network namespace: right unless reading another host root
+        self._netlink = not ctx.host.contained
 
     @per_cycle
     def interfaces(self) -> dict[str, NetDev]:
@@ -36,6 +41,13 @@ class NetworkSource(Source):
     @per_cycle
     def sockets(self) -> dict[tuple[str, str | None], int]:
         if LINUX:
+            if self._netlink:
+                try:
+                    return sockdiag.count_sockets()
+                except OSError as exc:  # no sock_diag here (old kernel, seccomp): use /proc
+                    log.info("netlink sock_diag unavailable (%s); counting sockets from %s",
+                             exc.strerror or exc, self.ctx.host.net)
+                    self._netlink = False
             return procfs.count_sockets(self.ctx.host.net)
         counts: dict[tuple[str, str | None], int] = {}
         for c in psutil.net_connections(kind="inet"):
