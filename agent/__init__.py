@@ -1,10 +1,7 @@
 """adk-agent: host and process metrics pushed over OTLP."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("adk-agent")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written (pyproject reads it from here): importlib.metadata
+# would cost the long-running agent ~4 MB of resident memory just to look it up.
+__version__ = "0.1.0"
 
 DISTRO_NAME = "adk-agent"

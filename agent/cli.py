@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
-import signal
 import sys
-import threading
 import time
 from typing import Any, NoReturn
 
@@ -16,7 +12,6 @@ from agent import __version__
 
 PROG = "adk-agent"
 EXIT_CONFIG = 2
-log = logging.getLogger("agent")
 
 # Flags and the settings they set; each beats every other source of that setting.
 FLAGS: dict[str, tuple[str, str]] = {
@@ -59,6 +54,14 @@ def _fail(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `adk-agent once | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = {dest: getattr(args, dest) for dest, _ in FLAGS.values() if hasattr(args, dest)}
     from agent.settings import ConfigError, load_settings
@@ -70,34 +73,31 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command or "run"
     if command == "check":
         return check(settings)
-    from agent.logs import setup_logging
-
-    setup_logging(settings.log_level, settings.log_format)
     if command == "once":
+        from agent.logs import setup_logging
+
+        setup_logging(settings.log_level, settings.log_format)
         return once(settings, args.format)
-    return run(settings)
+    from agent.runner import handoff
 
-
-def _agent(settings: Any) -> Any:
-    from agent.pipeline import Agent
-    from agent.settings import ConfigError
-
-    try:
-        return Agent(settings)
-    except (ValueError, OSError) as exc:  # a target or path the model could not check
-        raise ConfigError(str(exc).splitlines()[0]) from None
+    return handoff(settings.to_config())
 
 
 def check(settings: Any) -> int:
     from agent.pipeline import select
 
     print(json.dumps(settings.redacted(), indent=2, default=str))
-    print(f"{len(select(settings))} metrics enabled", file=sys.stderr)
+    print(f"{len(select(settings.to_config()))} metrics enabled", file=sys.stderr)
     return 0
 
 
 def once(settings: Any, fmt: str) -> int:
-    agent = _agent(settings.model_copy(update={"exporter": "none"}))
+    from agent.pipeline import Agent
+
+    try:
+        agent = Agent(settings.to_config().replace(exporter="none"))
+    except (ValueError, OSError) as exc:
+        return _fail(str(exc).splitlines()[0])
     agent.collect()  # primes the figures that are rates over a cycle (utilization)
     time.sleep(0.5)
     agent.new_cycle()
@@ -113,51 +113,3 @@ def once(settings: Any, fmt: str) -> int:
                 labels = ",".join(f"{k}={v}" for k, v in attrs.items())
                 print(f"{b.metric.name}{{{labels}}} {value:g} {b.metric.unit}")
     return 0
-
-
-def run(settings: Any) -> int:
-    from agent.settings import ConfigError
-
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        if stop.is_set():  # a second signal: the user wants out now
-            os._exit(128 + signum)
-        stop.set()
-
-    # Before anything starts, so a signal during start-up still ends in a clean shutdown.
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        agent = _agent(settings)
-        health = _health(agent, settings.health_address)
-        agent.start()
-    except ConfigError as exc:
-        return _fail(str(exc))
-    log.info("%s %s exporting %d metrics every %gs to %s", PROG, __version__, len(agent.bound),
-             settings.interval,
-             settings.effective_endpoint if settings.export_enabled == "otlp"
-             else settings.export_enabled)
-    stop.wait()
-    log.info("stopping: final export")
-    agent.shutdown(timeout=settings.shutdown_timeout)
-    if health is not None:
-        health.stop()
-    return 0
-
-
-def _health(agent: Any, address: str) -> Any:
-    if not address:
-        return None
-    from agent.health import HealthServer
-    from agent.settings import ConfigError
-
-    try:
-        server = HealthServer(agent, address)
-    except OSError as exc:
-        raise ConfigError(f"ADK_AGENT_HEALTH_ADDRESS = {address!r}: cannot listen: "
-                          f"{exc.strerror or exc}") from None
-    server.start()
-    log.info("health endpoint on http://%s:%d/health", address.rpartition(":")[0] or "0.0.0.0",
-             server.port)
-    return server

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.sdk.metrics import (
@@ -27,8 +28,8 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
 )
 
+from agent.config import Config
 from agent.outbox import Outbox, count_points
-from agent.settings import Settings
 from agent.transport import GrpcSender, HttpSender, build_sender
 
 log = logging.getLogger("agent.export")
@@ -58,17 +59,18 @@ class ExportStatus:
 
 
 class QueuedExporter(MetricExporter):
-    def __init__(self, settings: Settings) -> None:
-        temporality = TEMPORALITY[settings.temporality]
+    def __init__(self, config: Config) -> None:
+        temporality = TEMPORALITY[config.temporality]
         super().__init__(preferred_temporality=temporality)
-        self.settings = settings
-        self.target = settings.effective_endpoint
+        self.config = config
+        self.target = config.endpoint
         self.temporality = temporality
         self.status = ExportStatus()
-        self.outbox = Outbox(settings.queue_max_batches, settings.queue_dir)
-        self.sender: GrpcSender | HttpSender = build_sender(settings, temporality)
+        self.outbox = Outbox(config.queue_max_batches,
+                             Path(config.queue_dir) if config.queue_dir else None)
+        self.sender: GrpcSender | HttpSender = build_sender(config, temporality)
         self._headers_mtime = self._mtime()
-        self._max_backoff = min(30.0, max(2.0, 5 * settings.interval))
+        self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stop = threading.Event()
@@ -160,7 +162,7 @@ class QueuedExporter(MetricExporter):
                             "recovers)", self.target, st.last_error)
 
     def _mtime(self) -> float | None:
-        path = self.settings.headers_file
+        path = self.config.headers_file
         try:
             return os.stat(path).st_mtime if path is not None else None
         except OSError:
@@ -173,7 +175,7 @@ class QueuedExporter(MetricExporter):
             return
         self._headers_mtime = mtime
         try:
-            sender = build_sender(self.settings, self.temporality)
+            sender = build_sender(self.config, self.temporality)
         except OSError as exc:
             log.warning("cannot re-read ADK_AGENT_HEADERS_FILE: %s", exc.strerror or exc)
             return
@@ -195,8 +197,9 @@ class QueuedExporter(MetricExporter):
         self._thread.join(2.0)
         left = len(self.outbox)
         if left:
-            where = (f"kept in {self.settings.queue_dir} for the next start"
-                     if self.settings.queue_dir else "lost (set ADK_AGENT_QUEUE_DIR to keep them)")
+            where = (f"kept in {self.config.queue_dir} for the next start"
+                     if self.config.queue_dir
+                     else "lost (set ADK_AGENT_QUEUE_DIR to keep them)")
             log.warning("%d batches not delivered before shutdown: %s", left, where)
 
 
@@ -214,9 +217,9 @@ class DiscardingExporter(MetricExporter):
         pass
 
 
-def build_exporter(settings: Settings) -> MetricExporter:
-    if settings.export_enabled == "none":
+def build_exporter(config: Config) -> MetricExporter:
+    if config.exporter == "none":
         return DiscardingExporter()
-    if settings.export_enabled == "console":
-        return ConsoleMetricExporter(preferred_temporality=TEMPORALITY[settings.temporality])
-    return QueuedExporter(settings)
+    if config.exporter == "console":
+        return ConsoleMetricExporter(preferred_temporality=TEMPORALITY[config.temporality])
+    return QueuedExporter(config)

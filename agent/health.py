@@ -22,7 +22,7 @@ class Probes:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
-        s = agent.settings
+        s = agent.config
         # A cycle may run an export with retries: allow that, then two more intervals.
         self.stall = 3 * s.interval + s.export_timeout
         self.fresh = max(3 * s.interval + s.export_timeout, 30.0)
@@ -36,8 +36,8 @@ class Probes:
             return False, "the collection thread has stopped"
         last = a.last_collect if a.last_collect is not None else a.started
         age = time.monotonic() - last
-        if age > self.stall + a.settings.interval:
-            return False, f"no collection for {age:.0f}s (interval {a.settings.interval:g}s)"
+        if age > self.stall + a.config.interval:
+            return False, f"no collection for {age:.0f}s (interval {a.config.interval:g}s)"
         return True, ""
 
     def ready(self) -> tuple[bool, str]:

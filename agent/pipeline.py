@@ -1,4 +1,4 @@
-"""The agent: settings -> sources -> instruments -> reader -> exporter; start and stop."""
+"""The agent: config -> sources -> instruments -> reader -> exporter; start and stop."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from agent import DISTRO_NAME, __version__
 from agent.catalog import CATALOG, Kind, Metric
+from agent.config import Config
 from agent.exporting import QueuedExporter, build_exporter
 from agent.hostfs import HostFS
 from agent.resource import build_resource
-from agent.settings import Settings
 from agent.sources import REGISTRY, Context, Source
 from agent.sources.base import NameFilter, Obs, Observer
 from agent.sources.selftel import SelfSource
@@ -36,32 +36,32 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def select(settings: Settings) -> list[Metric]:
+def select(config: Config) -> list[Metric]:
     """The catalog rows to export: on by default or asked for, from sources that run."""
-    on = set(settings.metrics_enabled)
-    off = set(settings.metrics_disabled)
-    schemas = {"semconv", "adk"} if settings.metric_schema == "both" else {settings.metric_schema}
+    on = set(config.metrics_enabled)
+    off = set(config.metrics_disabled)
+    schemas = {"semconv", "adk"} if config.metric_schema == "both" else {config.metric_schema}
     return [m for m in CATALOG
-            if m.schema in schemas and m.source in settings.sources and m.name not in off
+            if m.schema in schemas and m.source in config.sources and m.name not in off
             and (m.enabled or m.name in on)]
 
 
-def build_context(settings: Settings) -> Context:
+def build_context(config: Config) -> Context:
     return Context(
-        host=HostFS(str(settings.root_path)),
-        interval=settings.interval,
-        per_cpu=settings.per_cpu,
-        disks=NameFilter(tuple(settings.disks_include), tuple(settings.disks_exclude)),
-        interfaces=NameFilter(tuple(settings.interfaces_include),
-                              tuple(settings.interfaces_exclude)),
-        mountpoints=NameFilter(tuple(settings.mountpoints_include),
-                               tuple(settings.mountpoints_exclude)),
-        fs_types=NameFilter(tuple(settings.fs_types_include), tuple(settings.fs_types_exclude)),
-        processes=tuple(settings.processes),
-        source_intervals=dict(settings.source_intervals),
-        source_timeout=settings.source_timeout,
-        service_version=settings.service_version,
-        git_commit=settings.git_commit,
+        host=HostFS(config.root_path),
+        interval=config.interval,
+        per_cpu=config.per_cpu,
+        disks=NameFilter(tuple(config.disks_include), tuple(config.disks_exclude)),
+        interfaces=NameFilter(tuple(config.interfaces_include),
+                              tuple(config.interfaces_exclude)),
+        mountpoints=NameFilter(tuple(config.mountpoints_include),
+                               tuple(config.mountpoints_exclude)),
+        fs_types=NameFilter(tuple(config.fs_types_include), tuple(config.fs_types_exclude)),
+        processes=tuple(config.processes),
+        source_intervals=dict(config.source_intervals),
+        source_timeout=config.source_timeout,
+        service_version=config.service_version,
+        git_commit=config.git_commit,
     )
 
 
@@ -105,19 +105,19 @@ class Bound:
 class Agent:
     """Owns the sources and, once started, the MeterProvider that exports their metrics."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.context = build_context(settings)
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.context = build_context(config)
         # psutil's own reads (disks, processes) come from the same proc as ours.
         psutil.PROCFS_PATH = self.context.host.proc
         self.sources: dict[str, Source] = {
-            name: REGISTRY[name](self.context) for name in settings.sources}
+            name: REGISTRY[name](self.context) for name in config.sources}
         if isinstance(own := self.sources.get("agent"), SelfSource):
             own.agent = self
         self.faults = SourceFaults()
         self.capped: set[str] = set()  # metrics already warned about the series cap
         self.bound: list[Bound] = []
-        for metric in select(settings):
+        for metric in select(config):
             observers = self.sources[metric.source].observers()
             self.bound.append(Bound(metric, observers[metric.name]))
         self.provider: MeterProvider | None = None
@@ -138,13 +138,13 @@ class Agent:
         finally:
             bound.seconds = time.perf_counter() - started
         self.faults.ok(bound.metric)
-        if len(out) > self.settings.max_series:
+        if len(out) > self.config.max_series:
             if bound.metric.name not in self.capped:
                 self.capped.add(bound.metric.name)
                 log.warning("%s has %d series, more than ADK_AGENT_MAX_SERIES=%d: the rest are "
                             "dropped (narrow it with the include/exclude filters)",
-                            bound.metric.name, len(out), self.settings.max_series)
-            del out[self.settings.max_series:]
+                            bound.metric.name, len(out), self.config.max_series)
+            del out[self.config.max_series:]
         return out
 
     def new_cycle(self) -> None:
@@ -164,7 +164,7 @@ class Agent:
         return callback
 
     def start(self) -> None:
-        s = self.settings
+        s = self.config
         exporter = build_exporter(s)
         if isinstance(exporter, QueuedExporter):
             self.exporter = exporter

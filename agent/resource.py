@@ -11,8 +11,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.version import __version__ as sdk_version
 
 from agent import DISTRO_NAME, __version__
+from agent.config import Config
 from agent.hostfs import HostFS
-from agent.settings import Settings
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
          "armv7l": "arm32", "armv6l": "arm32", "i386": "x86", "i686": "x86", "ppc64le": "ppc64",
@@ -69,7 +69,7 @@ def host_attributes(host: HostFS) -> dict[str, str]:
     return attrs
 
 
-def build_resource(settings: Settings, host: HostFS) -> Resource:
+def build_resource(config: Config, host: HostFS) -> Resource:
     attrs: dict[str, str] = {
         "telemetry.sdk.name": "opentelemetry",
         "telemetry.sdk.language": "python",
@@ -81,15 +81,15 @@ def build_resource(settings: Settings, host: HostFS) -> Resource:
     for var, key in _K8S_ENV.items():
         if value := os.environ.get(var, "").strip():
             attrs[key] = value
-    attrs.update(settings.resource_attributes)
+    attrs.update(config.resource_attributes)
     # An explicit service name wins over one in the resource attributes (as OTEL_SERVICE_NAME
     # does in the SDK); the default only fills a gap.
-    if "service_name" in settings.model_fields_set or "service.name" not in attrs:
-        attrs["service.name"] = settings.service_name
-    if settings.service_version:
-        attrs["service.version"] = settings.service_version
-    if settings.git_commit:
-        attrs["vcs.ref.head.revision"] = settings.git_commit
+    if config.service_name_explicit or "service.name" not in attrs:
+        attrs["service.name"] = config.service_name
+    if config.service_version:
+        attrs["service.version"] = config.service_version
+    if config.git_commit:
+        attrs["vcs.ref.head.revision"] = config.git_commit
     if "service.instance.id" not in attrs:
         # Stable across restarts of the same agent on the same host (or pod).
         seed = ":".join((attrs.get("host.id") or attrs.get("host.name", ""),

@@ -32,6 +32,7 @@ from pydantic_settings import (
 )
 
 from agent.catalog import BY_NAME, SOURCES
+from agent.config import Config
 from agent.durations import parse_duration
 from agent.targets import parse_target
 
@@ -286,6 +287,15 @@ class Settings(BaseSettings):
     def export_enabled(self) -> str:
         return "none" if self.sdk_disabled else self.exporter
 
+    def to_config(self) -> Config:
+        """The plain copy the running agent uses (no pydantic at run time)."""
+        data = self.model_dump(exclude={"config", "sdk_disabled", "headers", "endpoint",
+                                        "exporter"})
+        data = {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+        return Config(**data, exporter=self.export_enabled, endpoint=self.effective_endpoint,
+                      headers={k: v.get_secret_value() for k, v in self.headers.items()},
+                      service_name_explicit="service_name" in self.model_fields_set)
+
     @property
     def effective_endpoint(self) -> str:
         if self.endpoint:
@@ -412,6 +422,10 @@ def _check_unknown_env() -> None:
                 close = _closest(name, fields)
                 hint = f" (did you mean {PREFIX}{close}?)" if close else ""
                 raise ConfigError(f"{key}: not a setting of this agent{hint}")
+
+
+def load_config(**flags: Any) -> Config:
+    return load_settings(**flags).to_config()
 
 
 def load_settings(**flags: Any) -> Settings:

@@ -79,7 +79,7 @@ def figures(agent: Agent) -> dict[str, Any]:
 
 def document(agent: Agent, alive: bool, ready: bool, reason: str) -> dict[str, Any]:
     st = agent.exporter.status if agent.exporter is not None else None
-    s = agent.settings
+    s = agent.config
     return {
         "status": "ok" if alive and ready else ("starting" if (alive and st is None)
                                                 or (alive and not st.exports) else "degraded"),

@@ -12,8 +12,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.sdk.metrics.export import MetricExportResult
 
+from agent.config import Config
 from agent.outbox import count_points
-from agent.settings import Settings
 
 log = logging.getLogger("agent.export")
 _SDK_LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk.metrics._internal.export")
@@ -63,15 +63,15 @@ def read_headers_file(path: str) -> dict[str, str]:
     return out
 
 
-def headers_for(settings: Settings) -> dict[str, str]:
-    headers = {k: v.get_secret_value() for k, v in settings.headers.items()}
-    if settings.headers_file is not None:
-        headers.update(read_headers_file(str(settings.headers_file)))
+def headers_for(config: Config) -> dict[str, str]:
+    headers = dict(config.headers)
+    if config.headers_file is not None:
+        headers.update(read_headers_file(str(config.headers_file)))
     return headers
 
 
 class GrpcSender:
-    def __init__(self, settings: Settings, headers: dict[str, str], temporality: dict) -> None:
+    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
         from grpc import Compression, ssl_channel_credentials
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
@@ -84,8 +84,8 @@ class GrpcSender:
             def _count_data(self, data: ExportMetricsServiceRequest) -> int:  # type: ignore[override]
                 return count_points(data)
 
-        endpoint = settings.effective_endpoint
-        insecure = settings.insecure
+        endpoint = config.endpoint
+        insecure = config.insecure
         if insecure is None:
             insecure = not endpoint.startswith("https://")
         credentials = None
@@ -96,14 +96,14 @@ class GrpcSender:
                 with open(str(path), "rb") as f:
                     return f.read()
             credentials = ssl_channel_credentials(
-                root_certificates=read(settings.certificate),
-                private_key=read(settings.client_key),
-                certificate_chain=read(settings.client_certificate))
+                root_certificates=read(config.certificate),
+                private_key=read(config.client_key),
+                certificate_chain=read(config.client_certificate))
         compression = {"gzip": Compression.Gzip, "deflate": Compression.Deflate,
-                       "none": Compression.NoCompression}[settings.compression]
+                       "none": Compression.NoCompression}[config.compression]
         self.exporter = Passthrough(
             endpoint=endpoint, insecure=insecure, credentials=credentials,
-            headers=tuple(headers.items()), timeout=settings.export_timeout,
+            headers=tuple(headers.items()), timeout=config.export_timeout,
             compression=compression, preferred_temporality=temporality)
 
     def send(self, request: ExportMetricsServiceRequest) -> Outcome:
@@ -120,24 +120,24 @@ class GrpcSender:
 
 
 class HttpSender:
-    def __init__(self, settings: Settings, headers: dict[str, str], temporality: dict) -> None:
+    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
         from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 
-        endpoint = settings.effective_endpoint
+        endpoint = config.endpoint
         # A base URL (no path) gets the signal path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
         if endpoint.rstrip("/").count("/") <= 2:
             endpoint = endpoint.rstrip("/") + "/v1/metrics"
         self.exporter = OTLPMetricExporter(
-            endpoint=endpoint, headers=headers, timeout=settings.export_timeout,
+            endpoint=endpoint, headers=headers, timeout=config.export_timeout,
             session=_session(),
-            compression=Compression(settings.compression) if settings.compression != "none"
+            compression=Compression(config.compression) if config.compression != "none"
             else Compression.NoCompression,
             preferred_temporality=temporality,
-            certificate_file=str(settings.certificate) if settings.certificate else None,
-            client_key_file=str(settings.client_key) if settings.client_key else None,
-            client_certificate_file=(str(settings.client_certificate)
-                                     if settings.client_certificate else None))
+            certificate_file=str(config.certificate) if config.certificate else None,
+            client_key_file=str(config.client_key) if config.client_key else None,
+            client_certificate_file=(str(config.client_certificate)
+                                     if config.client_certificate else None))
 
     def send(self, request: ExportMetricsServiceRequest) -> Outcome:
         _capture.message = None
@@ -168,6 +168,6 @@ def _session() -> object:
     return Session()
 
 
-def build_sender(settings: Settings, temporality: dict) -> GrpcSender | HttpSender:
-    cls = GrpcSender if settings.protocol == "grpc" else HttpSender
-    return cls(settings, headers_for(settings), temporality)
+def build_sender(config: Config, temporality: dict) -> GrpcSender | HttpSender:
+    cls = GrpcSender if config.protocol == "grpc" else HttpSender
+    return cls(config, headers_for(config), temporality)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.settings import ConfigError, load_settings
+from agent.settings import ConfigError, load_config, load_settings
 from tests.harness import AgentProcess, free_port, wait_until
 
 VARIABLES = [
@@ -157,7 +157,7 @@ def test_wedged_loop_turns_liveness_503(monkeypatch: pytest.MonkeyPatch) -> None
     from agent.health import Probes
     from agent.pipeline import Agent
 
-    agent = Agent(load_settings(exporter="none", interval="1s", export_timeout="1s"))
+    agent = Agent(load_config(exporter="none", interval="1s", export_timeout="1s"))
     probes = Probes(agent)
     assert probes.alive()[0]
     agent.last_collect = time.monotonic() - 60  # no collection for a minute

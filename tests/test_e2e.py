@@ -14,14 +14,14 @@ import pytest
 
 from agent.catalog import BY_NAME, Kind
 from agent.pipeline import select
-from agent.settings import load_settings
+from agent.settings import load_config
 from tests.harness import AgentProcess, Point, Receiver, Rotel, free_port, wait_until
 
 KIND = {Kind.COUNTER: ("sum", True), Kind.UPDOWN: ("sum", False), Kind.GAUGE: ("gauge", None)}
 
 
 def expected_names() -> set[str]:
-    names = {m.name for m in select(load_settings(exporter="none"))}
+    names = {m.name for m in select(load_config(exporter="none"))}
     if psutil.swap_memory().total == 0:
         names.discard("system.paging.utilization")  # no swap: no ratio to report
     return names

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.pipeline import Agent
-from agent.settings import load_settings
+from agent.settings import load_config
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hostroot"
 
@@ -28,7 +28,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def agent_for(root: Path, **kw: object) -> Agent:
-    return Agent(load_settings(exporter="none", root_path=str(root), interval="1s", **kw))
+    return Agent(load_config(exporter="none", root_path=str(root), interval="1s", **kw))
 
 
 def cycle(agent: Agent) -> dict[str, list]:

@@ -166,3 +166,16 @@ def test_cli_version_and_once_json() -> None:
     assert r.returncode == 0, r.stderr
     names = {m["name"] for m in json.loads(r.stdout)["metrics"]}
     assert {"system.cpu.time", "system.memory.usage", "process.cpu.time"} <= names
+
+
+def test_shipped_example_configs_are_valid() -> None:
+    root = Path(__file__).resolve().parent.parent
+    r = run_cli("check", env={"ADK_AGENT_CONFIG": str(root / "config" / "agent.yaml")})
+    assert r.returncode == 0, r.stderr
+    env = {}
+    for line in (root / "config" / "agent.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    r = run_cli("check", env=env)
+    assert r.returncode == 0, r.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from agent.catalog import BY_NAME
 from agent.pipeline import Agent, select
-from agent.settings import ConfigError, load_settings
+from agent.settings import ConfigError, load_config, load_settings
 from agent.sources import REGISTRY, Context
 from agent.targets import parse_target, resolve
 
@@ -104,13 +104,13 @@ def test_resolve_keeps_order_and_dedupes() -> None:
 
 
 def test_metric_filters_and_defaults() -> None:
-    default = {m.name for m in select(load_settings(exporter="none"))}
+    default = {m.name for m in select(load_config(exporter="none"))}
     assert "system.cpu.frequency" not in default and "system.filesystem.limit" not in default
-    s = load_settings(exporter="none", metrics_enabled="system.cpu.frequency",
+    s = load_config(exporter="none", metrics_enabled="system.cpu.frequency",
                       metrics_disabled="system.cpu.time,process.cpu.time")
     names = {m.name for m in select(s)}
     assert "system.cpu.frequency" in names and "system.cpu.time" not in names
-    s = load_settings(exporter="none", sources="cpu,memory")
+    s = load_config(exporter="none", sources="cpu,memory")
     assert {BY_NAME[n].source for n in (m.name for m in select(s))} == {"cpu", "memory"}
     with pytest.raises(ConfigError, match=r"did you mean 'system\.memory\.usage'"):
         load_settings(metrics_enabled="system.memory.usag")
@@ -125,7 +125,7 @@ def test_disabled_sources_do_no_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(procfs, "read_net_dev", boom)
     monkeypatch.setattr(procfs, "count_sockets", boom)
     monkeypatch.setattr(procfs, "read_diskstats", boom)
-    agent = Agent(load_settings(exporter="none", sources="cpu,memory,load"))
+    agent = Agent(load_config(exporter="none", sources="cpu,memory,load"))
     out = agent.collect()
     assert out["system.memory.usage"] and "system.network.io" not in out
 

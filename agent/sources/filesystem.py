@@ -53,9 +53,14 @@ class FilesystemSource(Source):
     def mounts(self) -> list[procfs.Mount]:
         host = self.ctx.host
         if LINUX:
-            # The host's mount table (pid 1's) when reading a host root, our own otherwise.
-            table = f"{host.proc}/1/mounts" if host.contained else f"{host.proc}/self/mounts"
-            return procfs.read_mounts(table)
+            # pid 1's mount table is the host's (a host root, or a systemd unit whose private
+            # namespace would show every filesystem read-only); our own where it is hidden.
+            try:
+                return procfs.read_mounts(f"{host.proc}/1/mounts")
+            except (PermissionError, FileNotFoundError):
+                if host.contained:
+                    raise
+                return procfs.read_mounts(f"{host.proc}/self/mounts")
         return [procfs.Mount(p.device, p.mountpoint, p.fstype, tuple(p.opts.split(",")))
                 for p in psutil.disk_partitions(all=True)]
 
