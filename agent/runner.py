@@ -37,7 +37,11 @@ def handoff(config: Config) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, HANDOFF_SIGNALS)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [sys.executable, "-m", "agent.runner"], env)
+    try:
+        os.execve(sys.executable, [sys.executable, "-m", "agent.runner"], env)
+    except OSError:  # the interpreter cannot be re-executed here: run in this process
+        os.close(read)
+        return run(config)
     return 1  # not reached
 
 

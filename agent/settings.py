@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -73,8 +74,13 @@ def parse_pairs(value: object) -> object:
 
 
 def _existing_file(path: Path | None) -> Path | None:
-    if path is not None and not path.is_file():
-        raise ValueError(f"no such file: {path}")
+    if path is None:
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
     return path
 
 
@@ -254,10 +260,13 @@ class Settings(BaseSettings):
     @field_validator("root_path")
     @classmethod
     def _root(cls, v: Path) -> Path:
-        if not v.is_dir():
-            raise ValueError(f"no such directory: {v}")
-        if os.sys.platform.startswith("linux") and not (v / "proc" / "stat").exists():
-            raise ValueError(f"{v} has no proc/stat: mount the host's /proc under it")
+        try:
+            if not v.is_dir():
+                raise ValueError(f"no such directory: {v}")
+            if sys.platform.startswith("linux") and not (v / "proc" / "stat").exists():
+                raise ValueError(f"{v} has no proc/stat: mount the host's /proc under it")
+        except OSError as exc:
+            raise ValueError(f"cannot read {v}: {exc.strerror or exc}") from None
         return v
 
     @model_validator(mode="after")
