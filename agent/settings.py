@@ -203,26 +203,20 @@ class Settings(BaseSettings):
     @field_validator("sources")
     @classmethod
     def _known_sources(cls, v: list[str]) -> list[str]:
-        for s in v:
-            if s not in SOURCES:
-                raise ValueError(f"unknown source {s!r}{_hint(s, SOURCES)}")
+        _require_known(v, SOURCES, "source")
         return v
 
     @field_validator("source_intervals")
     @classmethod
     def _known_interval_sources(cls, v: dict[str, float]) -> dict[str, float]:
         v = {k.lower(): d for k, d in v.items()}
-        for s in v:
-            if s not in SOURCES:
-                raise ValueError(f"unknown source {s!r}{_hint(s, SOURCES)}")
+        _require_known(v, SOURCES, "source")
         return v
 
     @field_validator("metrics_enabled", "metrics_disabled")
     @classmethod
     def _known_metrics(cls, v: list[str]) -> list[str]:
-        for name in v:
-            if name not in BY_NAME:
-                raise ValueError(f"unknown metric {name!r}{_hint(name, BY_NAME)}")
+        _require_known(v, BY_NAME, "metric")
         return v
 
     @field_validator("processes")
@@ -397,6 +391,12 @@ def config_file_source(settings_cls: type[BaseSettings], path: Path) -> Pydantic
 def _closest(name: str, choices: Any) -> str | None:
     close = difflib.get_close_matches(name, list(choices), n=1)
     return close[0] if close else None
+
+
+def _require_known(names: Any, choices: Any, what: str) -> None:
+    for name in names:
+        if name not in choices:
+            raise ValueError(f"unknown {what} {name!r}{_hint(name, choices)}")
 
 
 def _hint(name: str, choices: Any) -> str:
