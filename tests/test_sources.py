@@ -160,7 +160,7 @@ def test_filesystems_as_the_host_names_them() -> None:
     mounts = {(dict(k)["system.filesystem.mountpoint"], dict(k)["system.device"],
                dict(k)["system.filesystem.mode"]) for k in usage}
     # host paths from proc/1/mounts; pseudo filesystems filtered; the missing mount skipped
-    assert mounts == {("/", "/dev/sda1", "rw"), ("/data", "/dev/sdb1", "ro")}
+    assert mounts == {("/", "/dev/sda1", "rw"), ("/data", "fileserver:/export", "ro")}
     root = {dict(k)["system.filesystem.state"]: v for k, v in usage.items()
             if dict(k)["system.filesystem.mountpoint"] == "/"}
     assert root["used"] + root["free"] + root["reserved"] > 0
@@ -239,3 +239,24 @@ def test_netlink_and_proc_agree_on_listening_sockets() -> None:
     finally:
         for s in listeners:
             s.close()
+
+
+def test_pid_reads_agree_with_psutil() -> None:
+    import os
+
+    import psutil
+
+    from agent import procfs
+
+    me = psutil.Process()
+    st = procfs.read_pid_stat("/proc", os.getpid())
+    with me.oneshot():
+        assert st.threads == me.num_threads()
+        assert st.vsize == me.memory_info().vms
+        assert abs(st.rss - me.memory_info().rss) < 4 * 2**20
+        assert st.user <= me.cpu_times().user + 0.02
+        sw = me.num_ctx_switches()
+    vol, invol = procfs.read_pid_switches("/proc", os.getpid())
+    assert vol >= sw.voluntary and invol >= sw.involuntary
+    assert procfs.read_pid_io("/proc", os.getpid())[0] >= 0
+    assert procfs.count_pid_fds("/proc", os.getpid()) == me.num_fds()

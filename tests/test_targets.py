@@ -79,10 +79,12 @@ def test_name_target_and_identity_attributes() -> None:
 
 def test_access_denied_warns_once_per_process(monkeypatch: pytest.MonkeyPatch,
                                               caplog: pytest.LogCaptureFixture) -> None:
-    def denied(self: psutil.Process) -> None:
-        raise psutil.AccessDenied(self.pid)
+    import agent.procfs as procfs
 
-    monkeypatch.setattr(psutil.Process, "io_counters", denied)
+    def denied(proc: str, pid: int) -> None:
+        raise PermissionError(13, "Permission denied", f"{proc}/{pid}/io")
+
+    monkeypatch.setattr(procfs, "read_pid_io", denied)
     src = REGISTRY["process"](Context())
     caplog.set_level(logging.WARNING)
     for _ in range(3):

@@ -18,6 +18,11 @@ from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
 from agent.workers import DaemonPool
 
 log = logging.getLogger(__name__)
+# Filesystems on local block devices: statvfs answers from memory. Anything else (NFS, CIFS,
+# FUSE, Ceph...) may block on a server and goes through a worker with a timeout.
+LOCAL_TYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "exfat", "ntfs",
+                         "ntfs3", "f2fs", "jfs", "reiserfs", "zfs", "bcachefs", "hfsplus",
+                         "apfs", "ufs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,8 @@ class FilesystemSource(Source):
         """statvfs in a worker so a stale network mount cannot hang the cycle: a mount whose
         call does not return by the deadline is skipped, and skipped without a new call for
         as long as that call stays stuck."""
+        if m.fstype in LOCAL_TYPES:  # a local disk answers; skip the hand-off to a worker
+            return os.statvfs(self.ctx.host.path(m.mountpoint))
         stuck = self._stuck.get(m.mountpoint)
         if stuck is not None:
             if not stuck.done():

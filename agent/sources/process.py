@@ -16,6 +16,7 @@ from agent.sources.base import LINUX, Attributes, Attrs, Context, Obs, Observer,
 from agent.targets import parse_target, resolve
 
 log = logging.getLogger(__name__)
+Ids = dict[str, str | int]  # a process's identity attributes
 
 
 @dataclass(slots=True)
@@ -40,7 +41,8 @@ class ProcessSource(Source):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._targets = tuple(parse_target(t) for t in ctx.processes)
-        self._procs: dict[int, psutil.Process] = {}
+        self._procs: dict[int, psutil.Process] = {}  # other platforms: psutil reads
+        self._identities: dict[int, tuple[int, Ids, Ids]] = {}
         self._prev: dict[int, tuple[float, float, float]] = {}  # pid -> (wall, user, system)
         self._denied: set[tuple[int, str]] = set()  # (pid, what) already warned about
         self._ncpu = psutil.cpu_count() or 1
@@ -60,7 +62,7 @@ class ProcessSource(Source):
     def _optional(self, pid: int, what: str, read: Callable[[], object]) -> object | None:
         try:
             return read()
-        except psutil.AccessDenied:
+        except (psutil.AccessDenied, PermissionError):
             if (pid, what) not in self._denied:
                 self._denied.add((pid, what))
                 log.warning("process %d: no permission to read its %s; skipped", pid, what)
@@ -68,18 +70,41 @@ class ProcessSource(Source):
         except (NotImplementedError, AttributeError):  # not on this platform
             return None
 
-    def _sample(self, pid: int, now: float) -> Sample:
+    def _identity(self, pid: int, starttime: int) -> tuple[Ids, Ids]:
+        """Name and command of a process, read once per process (pid and start time)."""
+        known = self._identities.get(pid)
+        if known is not None and known[0] == starttime:
+            return known[1], known[2]
+        p = psutil.Process(pid)
+        name = p.name()
+        cmdline = self._optional(pid, "command line", p.cmdline) or [""]
+        ids = (self._ids(pid, name, cmdline[0]), self._adk_ids(pid, name))  # type: ignore[index]
+        self._identities[pid] = (starttime, *ids)
+        return ids
+
+    def _sample_linux(self, pid: int) -> Sample:
+        proc = self.ctx.host.proc
+        st = procfs.read_pid_stat(proc, pid)
+        attrs, adk = self._identity(pid, st.starttime)
+        s = Sample(attrs, adk, st.user, st.system, st.rss, st.vsize,
+                   st.threads, faults=(st.minflt, st.majflt))
+        s.fds = self._optional(pid, "file descriptors",  # type: ignore[assignment]
+                               lambda: procfs.count_pid_fds(proc, pid))
+        s.io = self._optional(pid, "I/O counters",  # type: ignore[assignment]
+                              lambda: procfs.read_pid_io(proc, pid))
+        s.switches = self._optional(pid, "context switches",  # type: ignore[assignment]
+                                    lambda: procfs.read_pid_switches(proc, pid))
+        return s
+
+    def _sample_psutil(self, pid: int) -> Sample:
         p = self._procs.get(pid)
         if p is None:
             p = self._procs[pid] = psutil.Process(pid)
         with p.oneshot():
-            cmdline = self._optional(pid, "command line", p.cmdline) or [""]
-            name = p.name()
-            attrs = self._ids(pid, name, cmdline[0])  # type: ignore[index]
+            attrs, adk = self._identity(pid, int(p.create_time() * 1000))
             cpu = p.cpu_times()
             mem = p.memory_info()
-            s = Sample(attrs, self._adk_ids(pid, name), cpu.user, cpu.system, mem.rss, mem.vms,
-                       p.num_threads())
+            s = Sample(attrs, adk, cpu.user, cpu.system, mem.rss, mem.vms, p.num_threads())
             s.fds = self._optional(pid, "file descriptors", p.num_fds)  # type: ignore[assignment]
             io = self._optional(pid, "I/O counters", p.io_counters)
             if io is not None:
@@ -87,9 +112,10 @@ class ProcessSource(Source):
             sw = self._optional(pid, "context switches", p.num_ctx_switches)
             if sw is not None:
                 s.switches = (sw.voluntary, sw.involuntary)  # type: ignore[attr-defined]
-        if LINUX:
-            s.faults = self._optional(  # type: ignore[assignment]
-                pid, "page faults", lambda: procfs.read_pid_faults(self.ctx.host.proc, pid))
+        return s
+
+    def _sample(self, pid: int, now: float) -> Sample:
+        s = self._sample_linux(pid) if LINUX else self._sample_psutil(pid)
         prev = self._prev.get(pid)
         self._prev[pid] = (now, s.user, s.system)
         if prev is not None and now > prev[0]:
@@ -105,15 +131,16 @@ class ProcessSource(Source):
         for pid in pids:
             try:
                 out.append(self._sample(pid, now))
-            except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+            except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError, ValueError):
                 pass  # exited: it leaves the next export quietly
             except psutil.AccessDenied:
                 if (pid, "process") not in self._denied:
                     self._denied.add((pid, "process"))
                     log.warning("process %d: no permission to read it; skipped", pid)
-        for gone in self._procs.keys() - set(pids):
+        for gone in self._prev.keys() - set(pids):
             self._procs.pop(gone, None)
             self._prev.pop(gone, None)
+            self._identities.pop(gone, None)
         return out
 
     def _each(self, pick: Callable[[Sample], Iterator[Obs]]) -> Observer:
