@@ -14,11 +14,13 @@ import socket
 import struct
 
 NETLINK_SOCK_DIAG = 4
+TCPDIAG_GETSOCK = 18  # the original request: one walk returns IPv4 and IPv6 TCP sockets
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 _HDR = struct.Struct("=IHHII")
 _REQ = struct.Struct("=BBBBI48x")  # inet_diag_req_v2 with an empty socket id
+_REQ_V1 = struct.Struct("=BBBB48xII")  # inet_diag_req: family, lengths, ext, id, states, dbs
 
 # kernel TCP states (include/net/tcp_states.h) as network.connection.state values
 STATES = {1: "established", 2: "syn_sent", 3: "syn_received", 4: "fin_wait_1",
@@ -27,9 +29,11 @@ STATES = {1: "established", 2: "syn_sent", 3: "syn_received", 4: "fin_wait_1",
 
 
 def _dump(sock: socket.socket, family: int, protocol: int, seq: int) -> dict[int, int]:
-    req = _REQ.pack(family, protocol, 0, 0, 0xFFFFFFFF)
-    sock.send(_HDR.pack(_HDR.size + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
-                        seq, 0) + req)
+    if protocol == socket.IPPROTO_TCP and family == socket.AF_UNSPEC:
+        kind, req = TCPDIAG_GETSOCK, _REQ_V1.pack(0, 0, 0, 0, 0xFFFFFFFF, 0)
+    else:
+        kind, req = SOCK_DIAG_BY_FAMILY, _REQ.pack(family, protocol, 0, 0, 0xFFFFFFFF)
+    sock.send(_HDR.pack(_HDR.size + len(req), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + req)
     counts: dict[int, int] = {}
     while True:
         data = sock.recv(1 << 16)
@@ -53,13 +57,15 @@ def _dump(sock: socket.socket, family: int, protocol: int, seq: int) -> dict[int
 def count_sockets() -> dict[tuple[str, str | None], int]:
     """{(transport, state): count}; UDP sockets carry no state."""
     out: dict[tuple[str, str | None], int] = {}
+    # The kernel walks the whole TCP hash table per dump (the cost here), so TCP is asked for
+    # once for both families; UDP per family (its table is small).
+    dumps = ((socket.AF_UNSPEC, socket.IPPROTO_TCP), (socket.AF_INET, socket.IPPROTO_UDP),
+             (socket.AF_INET6, socket.IPPROTO_UDP))
     with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
         sock.settimeout(2.0)
-        seq = 0
-        for family in (socket.AF_INET, socket.AF_INET6):
-            for transport, proto in (("tcp", socket.IPPROTO_TCP), ("udp", socket.IPPROTO_UDP)):
-                seq += 1
-                for state, n in _dump(sock, family, proto, seq).items():
-                    key = (transport, STATES.get(state, "unknown") if transport == "tcp" else None)
-                    out[key] = out.get(key, 0) + n
+        for seq, (family, proto) in enumerate(dumps, 1):
+            tcp = proto == socket.IPPROTO_TCP
+            for state, n in _dump(sock, family, proto, seq).items():
+                key = ("tcp", STATES.get(state, "unknown")) if tcp else ("udp", None)
+                out[key] = out.get(key, 0) + n
     return out
