@@ -182,6 +182,14 @@ class Agent:
                                    unit=b.metric.unit, description=b.metric.description)
             for b in self.bound]
 
+    def collect_now(self) -> None:
+        """One collection and export outside the reader's schedule (at start-up)."""
+        if self.reader is not None:
+            try:
+                self.reader.collect()
+            except Exception as exc:  # the regular cycles will try again
+                log.warning("first collection failed: %s", describe(exc))
+
     def flush(self, timeout: float = 10.0) -> bool:
         return self.provider.force_flush(int(timeout * 1000)) if self.provider else True
 

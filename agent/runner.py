@@ -78,6 +78,7 @@ def run(config: Config) -> int:
     log.info("adk-agent %s exporting %d metrics every %gs to %s", __version__,
              len(agent.bound), config.interval,
              config.endpoint if config.exporter == "otlp" else config.exporter)
+    agent.collect_now()  # the first export now, not one interval after start
     stop.wait()
     log.info("stopping: final export")
     agent.shutdown(timeout=config.shutdown_timeout)

@@ -54,18 +54,47 @@ def _dump(sock: socket.socket, family: int, protocol: int, seq: int) -> dict[int
                 raise OSError(errno.EPROTO, "malformed netlink message")
 
 
+class SocketCounter:
+    """Counts sockets by (transport, state) over one netlink socket kept for the agent's life
+    (no socket set-up per cycle, and a steady descriptor count)."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._seq = 0
+
+    def count(self) -> dict[tuple[str, str | None], int]:
+        """{(transport, state): count}; UDP sockets carry no state."""
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
+            self._sock.settimeout(2.0)
+        out: dict[tuple[str, str | None], int] = {}
+        # The kernel walks the whole TCP hash table per dump (the cost here), so TCP is asked
+        # for once for both families; UDP per family (its table is small).
+        try:
+            for family, proto in DUMPS:
+                self._seq += 1
+                tcp = proto == socket.IPPROTO_TCP
+                for state, n in _dump(self._sock, family, proto, self._seq).items():
+                    key = ("tcp", STATES.get(state, "unknown")) if tcp else ("udp", None)
+                    out[key] = out.get(key, 0) + n
+        except OSError:
+            self.close()  # a half-read dump must not confuse the next one
+            raise
+        return out
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+DUMPS = ((socket.AF_UNSPEC, socket.IPPROTO_TCP), (socket.AF_INET, socket.IPPROTO_UDP),
+         (socket.AF_INET6, socket.IPPROTO_UDP))
+
+
 def count_sockets() -> dict[tuple[str, str | None], int]:
-    """{(transport, state): count}; UDP sockets carry no state."""
-    out: dict[tuple[str, str | None], int] = {}
-    # The kernel walks the whole TCP hash table per dump (the cost here), so TCP is asked for
-    # once for both families; UDP per family (its table is small).
-    dumps = ((socket.AF_UNSPEC, socket.IPPROTO_TCP), (socket.AF_INET, socket.IPPROTO_UDP),
-             (socket.AF_INET6, socket.IPPROTO_UDP))
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as sock:
-        sock.settimeout(2.0)
-        for seq, (family, proto) in enumerate(dumps, 1):
-            tcp = proto == socket.IPPROTO_TCP
-            for state, n in _dump(sock, family, proto, seq).items():
-                key = ("tcp", STATES.get(state, "unknown")) if tcp else ("udp", None)
-                out[key] = out.get(key, 0) + n
-    return out
+    counter = SocketCounter()
+    try:
+        return counter.count()
+    finally:
+        counter.close()

@@ -40,6 +40,8 @@ class Report:
     rss_growth_mb: float
     threads: tuple[int, int]  # min, max after warm-up
     fds: tuple[int, int]
+    # a leak raises the floor: the fewest descriptors seen in the first and last third
+    fds_floor: tuple[int, int]
     samples: list[Sample]
 
 
@@ -68,7 +70,10 @@ def soak(duration: float, interval: str, warmup: float, every: float,
         rss_mb_after_warmup=round(steady[0].rss_mb, 2), rss_mb_end=round(steady[-1].rss_mb, 2),
         rss_growth_mb=round(steady[-1].rss_mb - steady[0].rss_mb, 2),
         threads=(min(s.threads for s in steady), max(s.threads for s in steady)),
-        fds=(min(s.fds for s in steady), max(s.fds for s in steady)), samples=samples)
+        fds=(min(s.fds for s in steady), max(s.fds for s in steady)),
+        fds_floor=(min(s.fds for s in steady[: max(len(steady) // 3, 1)]),
+                   min(s.fds for s in steady[-max(len(steady) // 3, 1):])),
+        samples=samples)
 
 
 def main() -> int:
@@ -85,7 +90,8 @@ def main() -> int:
     print(f"{r.duration_s:.0f}s at {r.interval}: {r.cycles} cycles exported")
     print(f"RSS {r.rss_mb_after_warmup} MB after warm-up -> {r.rss_mb_end} MB at the end "
           f"({r.rss_growth_mb:+} MB); threads {r.threads[0]}..{r.threads[1]}; "
-          f"fds {r.fds[0]}..{r.fds[1]}")
+          f"fds {r.fds[0]}..{r.fds[1]} (a file being read counts; floor {r.fds_floor[0]} -> "
+          f"{r.fds_floor[1]})")
     return 0
 
 

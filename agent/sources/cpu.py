@@ -26,6 +26,9 @@ def _from_psutil(t: object) -> Times:
     return out
 
 
+MIN_WINDOW = 0.2  # CPU-seconds (20 ticks at USER_HZ 100) before shares are reported
+
+
 def utilization(prev: Times, cur: Times) -> Times | None:
     """Share of the elapsed CPU time spent in each mode; None when no time has passed."""
     deltas = {m: max(cur.get(m, 0.0) - prev.get(m, 0.0), 0.0) for m in cur}
@@ -76,9 +79,14 @@ class CpuSource(Source):
     @per_cycle
     def utilization(self) -> tuple[Times | None, list[Times | None]]:
         cur = self.times()
-        prev, self._prev = self._prev, cur
-        if prev is None:
+        prev = self._prev
+        if prev is None or sum(cur[0].values()) - sum(prev[0].values()) < MIN_WINDOW:
+            # Too few clock ticks for shares to mean anything (a cycle right after start):
+            # report none and measure the next cycle from the same start.
+            if prev is None:
+                self._prev = cur
             return None, []
+        self._prev = cur
         per = ([utilization(p, c) for p, c in zip(prev[1], cur[1], strict=False)]
                if self.ctx.per_cpu else [])
         return utilization(prev[0], cur[0]), per

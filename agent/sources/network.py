@@ -31,6 +31,7 @@ class NetworkSource(Source):
         self._transport = Attrs("network.transport")
         # netlink sees our own network namespace: right unless reading another host root
         self._netlink = not ctx.host.contained
+        self._counter = sockdiag.SocketCounter()
 
     @per_cycle
     def interfaces(self) -> dict[str, NetDev]:
@@ -43,7 +44,7 @@ class NetworkSource(Source):
         if LINUX:
             if self._netlink:
                 try:
-                    return sockdiag.count_sockets()
+                    return self._counter.count()
                 except OSError as exc:  # no sock_diag here (old kernel, seccomp): use /proc
                     log.info("netlink sock_diag unavailable (%s); counting sockets from %s",
                              exc.strerror or exc, self.ctx.host.net)
