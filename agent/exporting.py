@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import (
 
 from agent.config import Config
 from agent.outbox import Outbox, count_points
-from agent.transport import GrpcSender, HttpSender, build_sender
+from agent.transport import GrpcSender, HttpSender, Outcome, build_sender
 
 log = logging.getLogger("agent.export")
 
@@ -71,8 +71,7 @@ class QueuedExporter(MetricExporter):
         self.sender: GrpcSender | HttpSender = build_sender(config, temporality)
         self._headers_mtime = self._mtime()
         self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
-        self._wake = threading.Event()
-        self._idle = threading.Event()
+        self._changed = threading.Condition()  # the outbox gained or lost a batch
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="adk-sender", daemon=True)
         self._thread.start()
@@ -99,21 +98,22 @@ class QueuedExporter(MetricExporter):
     # the reader's side: never blocks on the network
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                **kwargs: object) -> MetricExportResult:
-        self.outbox.put(encode_metrics(metrics_data))
-        self._idle.clear()
-        self._wake.set()
+        request = encode_metrics(metrics_data)
+        with self._changed:
+            self.outbox.put(request)
+            self._changed.notify_all()
         return MetricExportResult.SUCCESS
 
     # the sender's side
     def _run(self) -> None:
         delay = 0.0
         while not self._stop.is_set():
+            with self._changed:
+                self._changed.wait_for(
+                    lambda: self._stop.is_set() or self.outbox.head() is not None)
             item = self.outbox.head()
             if item is None:
-                self._idle.set()
-                self._wake.wait()
-                self._wake.clear()
-                continue
+                break
             if delay and self._stop.wait(delay):
                 break
             seq, request = item
@@ -123,21 +123,28 @@ class QueuedExporter(MetricExporter):
             try:
                 outcome = self.sender.send(request)
             except Exception as exc:  # an exporter bug must not end the sender
-                from agent.transport import Outcome
-
                 outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
             self._record(outcome.ok, points, outcome.error, time.monotonic() - started)
             if outcome.ok:
-                self.outbox.pop(seq)
+                self._pop(seq)
                 delay = 0.0
             elif not outcome.retryable:
-                self.outbox.pop(seq)
+                self._pop(seq)
                 self.status.rejected += 1
                 log.error("the collector rejected a batch of %d points (%s): dropped, not retried",
                           points, outcome.error)
                 delay = 0.0
             else:
                 delay = min(max(delay * 2, 0.5), self._max_backoff)
+
+    def _pop(self, seq: int) -> None:
+        with self._changed:
+            self.outbox.pop(seq)
+            self._changed.notify_all()
+
+    def _drained(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.outbox) == 0, max(timeout, 0.0))
 
     def _record(self, ok: bool, points: int, error: str | None, duration: float) -> None:
         st = self.status
@@ -184,15 +191,16 @@ class QueuedExporter(MetricExporter):
         log.info("headers file changed: export headers reloaded")
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._idle.wait(timeout_millis / 1000)
+        return self._drained(timeout_millis / 1000)
 
     def shutdown(self, timeout_millis: float | None = None, **kwargs: object) -> None:
         """Deliver what is queued within the time left, then stop; with a queue directory,
         what could not be delivered stays on disk for the next start."""
         ms = timeout_millis if timeout_millis is not None else kwargs.get("timeout", 10_000)
-        self._idle.wait(max(float(ms) / 1000, 0.0))  # type: ignore[arg-type]
+        self._drained(float(ms) / 1000)  # type: ignore[arg-type]
         self._stop.set()
-        self._wake.set()
+        with self._changed:
+            self._changed.notify_all()
         self.sender.shutdown()  # aborts a retry wait still in progress
         self._thread.join(2.0)
         left = len(self.outbox)

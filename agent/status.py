@@ -56,7 +56,7 @@ def figures(agent: Agent) -> dict[str, Any]:
             "packets_recv": sum(c.rx_packets for c in nics.values())}
     disk: dict[str, Any] = {}
     if (dsrc := src.get("disk")) is not None and (counters := dsrc.memo.peek("counters")):
-        whole = [c for d, c in counters.items() if not dsrc._is_partition(d, counters)]
+        whole = [c for d, c in counters.items() if not dsrc.is_partition(d, counters)]
         disk["read_bytes"] = sum(c.read_bytes for c in whole)
         disk["write_bytes"] = sum(c.write_bytes for c in whole)
     if (fs := src.get("filesystem")) is not None and (usage := fs.memo.peek("usage")):

@@ -74,9 +74,9 @@ class DiskSource(Source):
         """Summed over whole disks only: a partition's bytes are already its disk's."""
         counters = self.counters()
         return sum(getattr(c, field) for dev, c in counters.items()
-                   if not self._is_partition(dev, counters))
+                   if not self.is_partition(dev, counters))
 
-    def _is_partition(self, dev: str, devices: dict[str, Any]) -> bool:
+    def is_partition(self, dev: str, devices: dict[str, Any]) -> bool:
         verdict = self._partitions.get(dev)
         if verdict is None:
             block = f"{self.ctx.host.sys}/class/block"
