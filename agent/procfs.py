@@ -67,13 +67,17 @@ def read_stat(proc: str) -> ProcStat:
 _KEYED = re.compile(rb"^([^\s:]+):?\s+(\d+)", re.MULTILINE)
 
 
-def read_keyed(path: str, scale: int = 1) -> dict[str, int]:
+def read_keyed(path: str, scale: int = 1, keys: tuple[str, ...] | None = None
+               ) -> dict[str, int]:
     """Parse `key value [unit]` files such as meminfo (kB, scale=1024) and vmstat.
 
-    One regular-expression pass (in C) instead of a Python loop over ~200 vmstat lines."""
+    One regular-expression pass (in C) instead of a Python loop over ~200 vmstat lines; with
+    `keys`, only those are converted."""
     with open(path, "rb") as f:
-        data = f.read()
-    return {k.decode(): int(v) * scale for k, v in _KEYED.findall(data)}
+        raw = dict(_KEYED.findall(f.read()))
+    if keys is None:
+        return {k.decode(): int(v) * scale for k, v in raw.items()}
+    return {k: int(raw[b]) * scale for k in keys if (b := k.encode()) in raw}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +166,7 @@ def read_pid_switches(proc: str, pid: int) -> tuple[int, int]:
 
 def read_pid_io(proc: str, pid: int) -> tuple[int, int]:
     """(read_bytes, write_bytes) that reached storage, from /proc/<pid>/io."""
-    io = read_keyed(f"{proc}/{pid}/io")
+    io = read_keyed(f"{proc}/{pid}/io", keys=("read_bytes", "write_bytes"))
     return io["read_bytes"], io["write_bytes"]
 
 

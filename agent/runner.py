@@ -3,6 +3,7 @@ here with the plain Config on an inherited pipe, so this process never imports p
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -79,6 +80,10 @@ def run(config: Config) -> int:
              len(agent.bound), config.interval,
              config.endpoint if config.exporter == "otlp" else config.exporter)
     agent.collect_now()  # the first export now, not one interval after start
+    # Everything alive now (modules, instruments, interned attributes) lives as long as the
+    # agent: keep it out of every future garbage collection pass.
+    gc.collect()
+    gc.freeze()
     stop.wait()
     log.info("stopping: final export")
     agent.shutdown(timeout=config.shutdown_timeout)

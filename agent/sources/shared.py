@@ -6,6 +6,11 @@ from agent import procfs
 from agent.hostfs import HostFS
 from agent.snapshot import Memo, per_cycle
 
+# What the memory, paging and process sources use of these files.
+MEMINFO_KEYS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SReclaimable",
+                "SUnreclaim", "Shmem", "SwapTotal", "SwapFree")
+VMSTAT_KEYS = ("pgfault", "pgmajfault", "pgpgin", "pgpgout", "pswpin", "pswpout")
+
 
 class SharedReads:
     def __init__(self, host: HostFS, interval: float) -> None:
@@ -18,8 +23,8 @@ class SharedReads:
 
     @per_cycle
     def meminfo(self) -> dict[str, int]:
-        return procfs.read_keyed(f"{self.host.proc}/meminfo", scale=1024)
+        return procfs.read_keyed(f"{self.host.proc}/meminfo", 1024, MEMINFO_KEYS)
 
     @per_cycle
     def vmstat(self) -> dict[str, int]:
-        return procfs.read_keyed(f"{self.host.proc}/vmstat")
+        return procfs.read_keyed(f"{self.host.proc}/vmstat", 1, VMSTAT_KEYS)
