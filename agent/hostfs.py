@@ -7,7 +7,28 @@ node_exporter's --path.rootfs and the hostmetrics receiver's root_path).
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
+from types import ModuleType
+
+_procfs_path = "/proc"
+
+
+def use_proc(path: str) -> None:
+    """Point psutil (now or whenever it is first imported) at this proc."""
+    global _procfs_path
+    _procfs_path = path
+    if "psutil" in sys.modules:
+        sys.modules["psutil"].PROCFS_PATH = path
+
+
+def psutil() -> ModuleType:
+    """psutil reading the chosen proc. On Linux the agent reads /proc itself (once per cycle,
+    through the host root) and asks psutil only for pattern targets and other platforms."""
+    import psutil as ps
+
+    ps.PROCFS_PATH = _procfs_path
+    return ps
 
 
 @dataclass(frozen=True, slots=True)

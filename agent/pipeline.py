@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import psutil
 from opentelemetry.metrics import CallbackOptions, Instrument, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
@@ -17,7 +16,7 @@ from agent import DISTRO_NAME, __version__
 from agent.catalog import CATALOG, Kind, Metric
 from agent.config import Config
 from agent.exporting import QueuedExporter, build_exporter
-from agent.hostfs import HostFS
+from agent.hostfs import HostFS, use_proc
 from agent.resource import build_resource
 from agent.sources import REGISTRY, Context, Source
 from agent.sources.base import NameFilter, Obs, Observer
@@ -28,7 +27,7 @@ log = logging.getLogger("agent")
 
 def describe(exc: BaseException) -> str:
     """One line for a read failure: what failed and on which file, no traceback."""
-    if isinstance(exc, psutil.AccessDenied):
+    if type(exc).__name__ == "AccessDenied":  # psutil's, without importing psutil for it
         return "permission denied"
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
@@ -108,8 +107,8 @@ class Agent:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.context = build_context(config)
-        # psutil's own reads (disks, processes) come from the same proc as ours.
-        psutil.PROCFS_PATH = self.context.host.proc
+        # psutil's reads (process names, pattern targets) come from the same proc as ours.
+        use_proc(self.context.host.proc)
         self.sources: dict[str, Source] = {
             name: REGISTRY[name](self.context) for name in config.sources}
         if isinstance(own := self.sources.get("agent"), SelfSource):

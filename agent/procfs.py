@@ -80,6 +80,19 @@ def read_keyed(path: str, scale: int = 1, keys: tuple[str, ...] | None = None
     return {k: int(raw[b]) * scale for k in keys if (b := k.encode()) in raw}
 
 
+def read_physical_cores(proc: str) -> int | None:
+    """Distinct (package, core) pairs in /proc/cpuinfo; None where it does not say (ARM)."""
+    cores: set[tuple[bytes, bytes]] = set()
+    package = b""
+    with open(f"{proc}/cpuinfo", "rb") as f:
+        for line in f.read().split(b"\n"):
+            if line.startswith(b"physical id"):
+                package = line.partition(b":")[2].strip()
+            elif line.startswith(b"core id"):
+                cores.add((package, line.partition(b":")[2].strip()))
+    return len(cores) or None
+
+
 @dataclass(frozen=True, slots=True)
 class NetDev:
     rx_bytes: int
@@ -153,6 +166,23 @@ def read_pid_stat(proc: str, pid: int) -> PidStat:
     v = data[data.rindex(b")") + 2 :].split()  # the name may hold spaces and parentheses
     return PidStat(int(v[11]) / CLK_TCK, int(v[12]) / CLK_TCK, int(v[7]), int(v[9]),
                    int(v[17]), int(v[20]), int(v[21]) * PAGE_SIZE, int(v[19]))
+
+
+def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:
+    """(executable name, command line) as psutil's name() finds them: the kernel's comm,
+    completed from the command line where the kernel cut it at 15 characters."""
+    with open(f"{proc}/{pid}/comm", "rb") as f:
+        name = f.read().rstrip(b"\n").decode("utf-8", "replace")
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            cmdline = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except PermissionError:
+        cmdline = []
+    if len(name) >= 15 and cmdline:
+        full = os.path.basename(cmdline[0])
+        if full.startswith(name):
+            name = full
+    return name, cmdline or [""]
 
 
 def read_pid_switches(proc: str, pid: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 
-import psutil
+from agent.hostfs import psutil
 
 KINDS = ("self", "pid", "pidfile", "name", "cmdline")
 
@@ -63,7 +63,7 @@ def resolve(targets: tuple[Target, ...]) -> list[int]:
         elif t.kind == "pidfile" and (pid := _read_pidfile(t.value)) is not None:
             pids[pid] = None
     if scan:  # one walk of the process table serves every pattern target
-        for p in psutil.process_iter(["name", "cmdline"]):
+        for p in psutil().process_iter(["name", "cmdline"]):
             info = p.info
             for t in scan:
                 subject = info["name"] if t.kind == "name" else " ".join(info["cmdline"] or ())

@@ -29,3 +29,14 @@ def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
     yield started
     for a in started:
         a.kill()
+
+
+@pytest.fixture(autouse=True)
+def _procfs_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Agent points psutil at its host root for the whole process; undo that per test."""
+    import psutil
+
+    import agent.hostfs
+
+    monkeypatch.setattr(agent.hostfs, "_procfs_path", agent.hostfs._procfs_path)
+    monkeypatch.setattr(psutil, "PROCFS_PATH", psutil.PROCFS_PATH)

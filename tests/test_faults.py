@@ -18,10 +18,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "hostroot"
 
 
 @pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    import psutil
-
-    monkeypatch.setattr(psutil, "PROCFS_PATH", psutil.PROCFS_PATH)  # the agent repoints it
+def root(tmp_path: Path) -> Path:
     dst = tmp_path / "root"
     shutil.copytree(FIXTURE, dst)
     return dst

@@ -211,9 +211,11 @@ def test_cpu_and_memory_without_procfs(monkeypatch: pytest.MonkeyPatch) -> None:
     T = namedtuple("T", "user nice system idle")
     monkeypatch.setattr(cpu_mod, "LINUX", False)
     monkeypatch.setattr(mem_mod, "LINUX", False)
-    monkeypatch.setattr(cpu_mod.psutil, "cpu_times", lambda percpu=False: T(1.0, 0.0, 2.0, 7.0))
+    import psutil
+
+    monkeypatch.setattr(psutil, "cpu_times", lambda percpu=False: T(1.0, 0.0, 2.0, 7.0))
     VM = namedtuple("VM", "total available percent used free active inactive wired")
-    monkeypatch.setattr(mem_mod.psutil, "virtual_memory",
+    monkeypatch.setattr(psutil, "virtual_memory",
                         lambda: VM(1000, 600, 40.0, 400, 100, 300, 200, 100))
     t = by(observe("cpu", "system.cpu.time", Context()), "cpu.mode")
     assert t == {"user": 1.0, "nice": 0.0, "system": 2.0, "idle": 7.0}

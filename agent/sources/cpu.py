@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psutil
-
+from agent import procfs
+from agent.hostfs import psutil
 from agent.procfs import CPU_MODES
 from agent.snapshot import Memo, per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
@@ -57,8 +57,8 @@ class CpuSource(Source):
         if LINUX:
             st = self.ctx.shared.stat()
             return st.cpu, st.per_cpu
-        total = _from_psutil(psutil.cpu_times())
-        per = [_from_psutil(t) for t in psutil.cpu_times(percpu=True)] if self.ctx.per_cpu else []
+        total = _from_psutil(psutil().cpu_times())
+        per = [_from_psutil(t) for t in psutil().cpu_times(percpu=True)] if self.ctx.per_cpu else []
         return total, per
 
     @per_cycle
@@ -103,14 +103,17 @@ class CpuSource(Source):
 
     def logical_count(self) -> int:
         return self._static.get("logical", lambda: len(self.ctx.shared.stat().per_cpu)
-                                if LINUX else psutil.cpu_count() or 0)
+                                if LINUX else psutil().cpu_count() or 0)
 
     def physical_count(self) -> int | None:
-        return self._static.get("physical", lambda: psutil.cpu_count(logical=False))
+        def read() -> int | None:
+            cores = procfs.read_physical_cores(self.ctx.host.proc) if LINUX else None
+            return cores or psutil().cpu_count(logical=False)
+        return self._static.get("physical", read)
 
     @per_cycle
     def frequency(self) -> list[float]:
-        return [f.current * 1e6 for f in psutil.cpu_freq(percpu=True)]
+        return [f.current * 1e6 for f in psutil().cpu_freq(percpu=True)]
 
     def observers(self) -> dict[str, Observer]:
         def physical() -> Iterator[Obs]:

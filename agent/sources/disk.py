@@ -7,9 +7,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import psutil
-
 from agent import procfs
+from agent.hostfs import psutil
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
 
@@ -36,7 +35,7 @@ class DiskSource(Source):
         if LINUX:
             per: dict[str, Any] = procfs.read_diskstats(self.ctx.host.proc)
         else:
-            per = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+            per = psutil().disk_io_counters(perdisk=True, nowrap=True) or {}
         keep = self.ctx.disks
         return {dev: c for dev, c in per.items() if keep(dev)}
 

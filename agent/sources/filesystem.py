@@ -10,9 +10,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-import psutil
-
 from agent import procfs
+from agent.hostfs import psutil
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
 from agent.workers import DaemonPool
@@ -67,7 +66,7 @@ class FilesystemSource(Source):
                     raise
                 return procfs.read_mounts(f"{host.proc}/self/mounts")
         return [procfs.Mount(p.device, p.mountpoint, p.fstype, tuple(p.opts.split(",")))
-                for p in psutil.disk_partitions(all=True)]
+                for p in psutil().disk_partitions(all=True)]
 
     def _statvfs(self, m: procfs.Mount, deadline: float) -> os.statvfs_result | None:
         """statvfs in a worker so a stale network mount cannot hang the cycle: a mount whose

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import psutil
-
+from agent.hostfs import psutil
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Obs, Observer, Source
 
@@ -17,7 +16,7 @@ class LoadSource(Source):
             with open(f"{self.ctx.host.proc}/loadavg", "rb") as f:
                 a, b, c = f.read().split()[:3]
             return float(a), float(b), float(c)
-        return psutil.getloadavg()
+        return psutil().getloadavg()
 
     def observers(self) -> dict[str, Observer]:
         out: dict[str, Observer] = {}

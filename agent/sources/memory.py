@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import psutil
-
+from agent.hostfs import psutil
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
 
@@ -53,7 +52,7 @@ def from_meminfo(m: dict[str, int]) -> Memory:
 
 
 def from_psutil() -> Memory:
-    vm = psutil.virtual_memory()
+    vm = psutil().virtual_memory()
     buffers, cached = getattr(vm, "buffers", 0), getattr(vm, "cached", 0)
     # Without buffers/cached (macOS, Windows) used + free must still make the total.
     free = vm.free if hasattr(vm, "buffers") else vm.total - vm.used

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-import psutil
-
 from agent import procfs, sockdiag
+from agent.hostfs import psutil
 from agent.procfs import NetDev
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
@@ -18,7 +17,7 @@ log = logging.getLogger(__name__)
 def _from_psutil() -> dict[str, NetDev]:
     return {nic: NetDev(c.bytes_recv, c.packets_recv, c.errin, c.dropin,
                         c.bytes_sent, c.packets_sent, c.errout, c.dropout)
-            for nic, c in psutil.net_io_counters(pernic=True).items()}
+            for nic, c in psutil().net_io_counters(pernic=True).items()}
 
 
 class NetworkSource(Source):
@@ -51,7 +50,7 @@ class NetworkSource(Source):
                     self._netlink = False
             return procfs.count_sockets(self.ctx.host.net)
         counts: dict[tuple[str, str | None], int] = {}
-        for c in psutil.net_connections(kind="inet"):
+        for c in psutil().net_connections(kind="inet"):
             transport = "tcp" if c.type == 1 else "udp"
             state = c.status.lower() if transport == "tcp" else None
             counts[(transport, state)] = counts.get((transport, state), 0) + 1

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psutil
-
+from agent.hostfs import psutil
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
 
@@ -26,7 +25,7 @@ class PagingSource(Source):
             m = self.ctx.shared.meminfo()
             total, free = m["SwapTotal"], m["SwapFree"]
             return total - free, free
-        sw = psutil.swap_memory()
+        sw = psutil().swap_memory()
         return sw.used, sw.free
 
     def _usage(self) -> Iterator[Obs]:

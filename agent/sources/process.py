@@ -4,13 +4,14 @@ processes (the agent itself unless ADK_AGENT_PROCESSES names others)."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import psutil
-
 from agent import procfs
+from agent.hostfs import psutil
 from agent.snapshot import Memo, per_cycle
 from agent.sources.base import LINUX, Attributes, Attrs, Context, Obs, Observer, Source
 from agent.targets import parse_target, resolve
@@ -35,6 +36,23 @@ class Sample:
     utilization: tuple[float, float] | None = None
 
 
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _psutil_errors() -> Iterator[None]:
+    """psutil's errors as the built-in ones the Linux reads raise, so one handler serves."""
+    ps = psutil()
+    try:
+        yield
+    except ps.NoSuchProcess as exc:
+        raise ProcessLookupError(exc.pid) from None
+    except ps.AccessDenied as exc:
+        raise PermissionError(13, "permission denied", str(exc.pid)) from None
+
+
 class ProcessSource(Source):
     name = "process"
 
@@ -45,7 +63,7 @@ class ProcessSource(Source):
         self._identities: dict[int, tuple[int, Ids, Ids]] = {}
         self._prev: dict[int, tuple[float, float, float]] = {}  # pid -> (wall, user, system)
         self._denied: set[tuple[int, str]] = set()  # (pid, what) already warned about
-        self._ncpu = psutil.cpu_count() or 1
+        self._ncpu = os.cpu_count() or 1
         self._ids = Attrs("process.pid", "process.executable.name", "process.command")
         self._adk_ids = Attrs("pid", "name")
         self._static = Memo(300.0)
@@ -61,8 +79,9 @@ class ProcessSource(Source):
 
     def _optional(self, pid: int, what: str, read: Callable[[], object]) -> object | None:
         try:
-            return read()
-        except (psutil.AccessDenied, PermissionError):
+            with _psutil_errors() if not LINUX else _nothing():
+                return read()
+        except PermissionError:
             if (pid, what) not in self._denied:
                 self._denied.add((pid, what))
                 log.warning("process %d: no permission to read its %s; skipped", pid, what)
@@ -75,9 +94,13 @@ class ProcessSource(Source):
         known = self._identities.get(pid)
         if known is not None and known[0] == starttime:
             return known[1], known[2]
-        p = psutil.Process(pid)
-        name = p.name()
-        cmdline = self._optional(pid, "command line", p.cmdline) or [""]
+        if LINUX:
+            name, cmdline = procfs.read_pid_name(self.ctx.host.proc, pid)
+        else:
+            with _psutil_errors():
+                p = psutil().Process(pid)
+                name = p.name()
+                cmdline = self._optional(pid, "command line", p.cmdline) or [""]
         ids = (self._ids(pid, name, cmdline[0]), self._adk_ids(pid, name))  # type: ignore[index]
         self._identities[pid] = (starttime, *ids)
         return ids
@@ -97,9 +120,13 @@ class ProcessSource(Source):
         return s
 
     def _sample_psutil(self, pid: int) -> Sample:
+        with _psutil_errors():
+            return self._read_psutil(pid)
+
+    def _read_psutil(self, pid: int) -> Sample:
         p = self._procs.get(pid)
         if p is None:
-            p = self._procs[pid] = psutil.Process(pid)
+            p = self._procs[pid] = psutil().Process(pid)
         with p.oneshot():
             attrs, adk = self._identity(pid, int(p.create_time() * 1000))
             cpu = p.cpu_times()
@@ -131,9 +158,9 @@ class ProcessSource(Source):
         for pid in pids:
             try:
                 out.append(self._sample(pid, now))
-            except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError, ValueError):
+            except (FileNotFoundError, ProcessLookupError, ValueError):
                 pass  # exited: it leaves the next export quietly
-            except psutil.AccessDenied:
+            except PermissionError:
                 if (pid, "process") not in self._denied:
                     self._denied.add((pid, "process"))
                     log.warning("process %d: no permission to read it; skipped", pid)
@@ -208,4 +235,4 @@ class ProcessSource(Source):
 
     def _memory_total(self) -> int:
         return self._static.get("total", lambda: self.ctx.shared.meminfo()["MemTotal"]
-                                if LINUX else psutil.virtual_memory().total)
+                                if LINUX else psutil().virtual_memory().total)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import psutil
-
+from agent.hostfs import psutil
 from agent.sources.base import LINUX, NO_ATTRS, Context, Obs, Observer, Source
 
 
@@ -22,7 +21,7 @@ class SystemSource(Source):
             btime = self.ctx.shared.stat().btime
             if btime is not None:
                 return float(btime)
-        return psutil.boot_time()
+        return psutil().boot_time()
 
     def _uptime(self) -> Iterator[Obs]:
         yield max(time.time() - self.boot_time(), 0.0), NO_ATTRS
