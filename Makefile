@@ -6,7 +6,7 @@ INTERVAL ?= 5s
 PROTOCOL ?= grpc
 EXTRAS ?= test,deploy
 
-.PHONY: venv test lint run bench clean
+.PHONY: venv test lint run bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ run: venv
 	  trap 'kill $$rotel_pid 2>/dev/null; rm -rf $$tmp' EXIT INT TERM; \
 	  if [ "$(PROTOCOL)" = grpc ]; then ep=http://127.0.0.1:4317; else ep=http://127.0.0.1:4318; fi; \
 	  $(BIN)/adk-agent run --endpoint $$ep --protocol $(PROTOCOL) --interval $(INTERVAL)
+
+# The benchmark (not part of `make test`): adk-agent vs the Python peer vs the floor, the
+# per-source and scaling costs, then the 10-minute soak. Figures land in bench/results/.
+bench: venv
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),bench]'
+	$(BIN)/python bench/compare.py --seconds $(or $(SECONDS),60)
+	$(BIN)/python bench/cycle.py
+
+soak: venv
+	$(BIN)/python bench/soak.py --duration $(or $(DURATION),600) --interval 1s
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
