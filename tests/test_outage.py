@@ -124,3 +124,21 @@ def test_outbox_skips_truncated_files(tmp_path: Path) -> None:
     again = Outbox(10, tmp_path)
     assert len(again) == 1 and again.head()[1].resource_metrics[0].schema_url == "batch-2"
     assert list(tmp_path.glob("*.corrupt"))
+
+
+def test_a_second_signal_exits_at_once(receiver: Receiver, agents: list, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    receiver.fail_with(grpc.StatusCode.UNAVAILABLE)  # the drain would wait out its minute
+    port = free_port()
+    agent = AgentProcess(agent_env(receiver, port, ADK_AGENT_SHUTDOWN_TIMEOUT="60s"),
+                         workdir=tmp_path)
+    agents.append(agent)
+    assert wait_until(lambda: queued(port) >= 2, 30), agent.stderr()
+    agent.proc.send_signal(signal.SIGTERM)
+    assert wait_until(lambda: "stopping" in agent.stderr(), 10)
+    started = time.monotonic()
+    agent.proc.send_signal(signal.SIGTERM)
+    assert agent.proc.wait(10) == 128 + signal.SIGTERM
+    assert time.monotonic() - started < 5
