@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Instrument, Observation
@@ -115,10 +115,8 @@ class Agent:
             own.agent = self
         self.faults = SourceFaults()
         self.capped: set[str] = set()  # metrics already warned about the series cap
-        self.bound: list[Bound] = []
-        for metric in select(config):
-            observers = self.sources[metric.source].observers()
-            self.bound.append(Bound(metric, observers[metric.name]))
+        observers = {name: src.observers() for name, src in self.sources.items()}
+        self.bound = [Bound(m, observers[m.source][m.name]) for m in select(config)]
         self.provider: MeterProvider | None = None
         self.exporter: QueuedExporter | None = None
         self.reader: PeriodicExportingMetricReader | None = None
@@ -156,7 +154,7 @@ class Agent:
         """One collection without exporting (for `once`)."""
         return {b.metric.name: self.observe(b) for b in self.bound}
 
-    def _callback(self, bound: Bound) -> Iterable[Observation]:
+    def _callback(self, bound: Bound) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             self.last_collect = time.monotonic()
             return [Observation(v, a) for v, a in self.observe(bound)]
@@ -188,9 +186,6 @@ class Agent:
                 self.reader.collect()
             except Exception as exc:  # the regular cycles will try again
                 log.warning("first collection failed: %s", describe(exc))
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        return self.provider.force_flush(int(timeout * 1000)) if self.provider else True
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the reader; it runs one last collection and export before it returns."""
