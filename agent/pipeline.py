@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Instrument, Observation
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
 from agent import DISTRO_NAME, __version__
@@ -168,8 +168,11 @@ class Agent:
         self.reader = PeriodicExportingMetricReader(
             exporter, export_interval_millis=s.interval * 1000,
             export_timeout_millis=s.export_timeout * 1000)
+        # Exemplars tie measurements to traces; observations of the host have none, and
+        # sampling for them costs every point of every cycle.
         self.provider = MeterProvider(resource=build_resource(s, self.context.host),
-                                      metric_readers=[self.reader])
+                                      metric_readers=[self.reader],
+                                      exemplar_filter=AlwaysOffExemplarFilter())
         meter = self.provider.get_meter(DISTRO_NAME, __version__)
         factory = {Kind.COUNTER: meter.create_observable_counter,
                    Kind.UPDOWN: meter.create_observable_up_down_counter,
