@@ -43,6 +43,10 @@ PREFIX = "ADK_AGENT_"
 class ConfigError(Exception):
     """A bad setting; the message is one line naming the setting and the value."""
 
+    def __init__(self, message: str) -> None:
+        # one line, whatever the value or path held
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
 
 def _split(value: object) -> object:
     """Lists from the environment are comma-separated (a JSON list works too)."""
