@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.harness import AgentProcess, Receiver, Rotel
 
@@ -40,3 +42,12 @@ def _procfs_restored(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(agent.hostfs, "_procfs_path", agent.hostfs._procfs_path)
     monkeypatch.setattr(psutil, "PROCFS_PATH", psutil.PROCFS_PATH)
+
+
+# Property tests explore new examples on every local run; CI replays a fixed sequence so a
+# run's verdict does not depend on luck (explore wider with HYPOTHESIS_PROFILE=deep).
+settings.register_profile("dev", max_examples=300)
+settings.register_profile("ci", max_examples=300, derandomize=True, print_blob=True)
+settings.register_profile("deep", max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI")
+                                                              else "dev"))

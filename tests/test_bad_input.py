@@ -48,7 +48,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
-@settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow,
+@settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(env=st.dictionaries(st.sampled_from(VARIABLES), VALUES, max_size=5))
 def test_any_environment_loads_or_names_the_culprit(env: dict[str, str]) -> None:
@@ -66,7 +66,7 @@ def test_any_environment_loads_or_names_the_culprit(env: dict[str, str]) -> None
         os.environ.update(saved)
 
 
-@settings(max_examples=100, deadline=2000, suppress_health_check=[HealthCheck.too_slow,
+@settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(body=st.dictionaries(st.sampled_from(["interval", "endpoint", "processes", "headers",
                                              "sources", "resource_attributes", "per_cpu",
