@@ -28,7 +28,7 @@ def figures(agent: Agent) -> dict[str, Any]:
         idle = total.get("idle", 0.0) * 100 if total else None
         out["cpu"] = {"usage_percent": _r(None if idle is None else 100 - idle),
                       "idle_percent": _r(idle),
-                      "count": len(times[1]) if (times := cpu.memo.peek("times")) else None}
+                      "count": cpu.known_logical_count()}
     if (proc := src.get("process")) is not None and "cpu" in out:
         own = proc.memo.peek("samples") or []
         if own:  # the first target: the agent itself by default

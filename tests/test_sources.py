@@ -187,9 +187,9 @@ def test_reads_happen_once_per_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = {"stat": 0}
     real = procfs.read_stat
 
-    def counting(proc: str) -> procfs.ProcStat:
+    def counting(proc: str, per_cpu: bool = True) -> procfs.ProcStat:
         calls["stat"] += 1
-        return real(proc)
+        return real(proc, per_cpu)
 
     monkeypatch.setattr(procfs, "read_stat", counting)
     c = ctx()

@@ -58,7 +58,7 @@ class Context:
     shared: SharedReads = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "shared", SharedReads(self.host, self.interval))
+        object.__setattr__(self, "shared", SharedReads(self.host, self.interval, self.per_cpu))
 
 
 class Attrs:

@@ -102,8 +102,12 @@ class CpuSource(Source):
                     yield total[mode], self._mode(mode)
 
     def logical_count(self) -> int:
-        return self._static.get("logical", lambda: len(self.ctx.shared.stat().per_cpu)
+        return self._static.get("logical", lambda: self.ctx.shared.stat().ncpu
                                 if LINUX else psutil().cpu_count() or 0)
+
+    def known_logical_count(self) -> int | None:
+        """The count as last read, without reading (for the health document)."""
+        return self._static.peek("logical")
 
     def physical_count(self) -> int | None:
         def read() -> int | None:

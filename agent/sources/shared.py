@@ -13,13 +13,14 @@ VMSTAT_KEYS = ("pgfault", "pgmajfault", "pgpgin", "pgpgout", "pswpin", "pswpout"
 
 
 class SharedReads:
-    def __init__(self, host: HostFS, interval: float) -> None:
+    def __init__(self, host: HostFS, interval: float, per_cpu: bool = False) -> None:
         self.host = host
+        self.per_cpu = per_cpu
         self.memo = Memo(interval / 2)
 
     @per_cycle
     def stat(self) -> procfs.ProcStat:
-        return procfs.read_stat(self.host.proc)
+        return procfs.read_stat(self.host.proc, self.per_cpu)
 
     @per_cycle
     def meminfo(self) -> dict[str, int]:
