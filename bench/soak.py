@@ -18,7 +18,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import AgentProcess, Receiver  # noqa: E402
+from tests.harness import AgentProcess  # noqa: E402
+from tests.otlp_receiver import Receiver  # noqa: E402
 
 
 @dataclass

@@ -7,21 +7,32 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.harness import AgentProcess, Receiver, Rotel
+from tests.collector import Rotel
+from tests.harness import AgentProcess
+from tests.otlp_receiver import Receiver
+
+# --- OTLP harness fixtures (tests/otlp_receiver.py, tests/collector.py) ---------------------
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
+    """A started in-test OTLP/gRPC metrics Receiver on a free loopback port."""
+    with Receiver() as r:
+        yield r
 
 
 @pytest.fixture
 def rotel(receiver: Receiver, tmp_path: Path) -> Iterator[Rotel]:
-    c = Rotel(receiver, tmp_path).start()
-    yield c
-    c.stop()
+    """A started Rotel collector forwarding to `receiver`; stopped (killed at worst) after."""
+    collector = Rotel(receiver, tmp_path)
+    try:
+        yield collector.start()
+    finally:
+        # a collector still retrying a failed batch needs ~3 s to exit: don't wait for it
+        collector.stop(timeout=1.0)
+
+
+# --- end of OTLP harness fixtures -----------------------------------------------------------
 
 
 @pytest.fixture

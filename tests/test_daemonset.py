@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.harness import Receiver, Rotel, free_port, wait_until
+from tests.collector import Rotel
+from tests.harness import free_port, wait_until
+from tests.otlp_receiver import Receiver
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "kubernetes"
 NOBODY = 65534

@@ -15,7 +15,9 @@ import pytest
 from agent.catalog import BY_NAME, Kind
 from agent.pipeline import select
 from agent.settings import load_config
-from tests.harness import AgentProcess, Point, Receiver, Rotel, free_port, wait_until
+from tests.collector import Rotel
+from tests.harness import AgentProcess, free_port, wait_until
+from tests.otlp_receiver import Point, Receiver
 
 KIND = {Kind.COUNTER: ("sum", True), Kind.UPDOWN: ("sum", False), Kind.GAUGE: ("gauge", None)}
 

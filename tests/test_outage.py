@@ -14,7 +14,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.metrics.v1.metrics_pb2 import ResourceMetrics
 
 from agent.outbox import Outbox
-from tests.harness import AgentProcess, Receiver, free_port, wait_until
+from tests.harness import AgentProcess, free_port, wait_until
+from tests.otlp_receiver import Receiver
 
 
 def queued(port: int) -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.harness import AgentProcess, HttpReceiver, Receiver, make_certs, wait_until
+from tests.harness import AgentProcess, HttpReceiver, make_certs, wait_until
+from tests.otlp_receiver import Receiver
 
 
 @pytest.fixture(scope="module")
