@@ -40,8 +40,8 @@ run: venv
 # per-source and scaling costs, then the 10-minute soak. Figures land in bench/results/.
 bench: venv
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),bench]'
-	$(BIN)/python bench/compare.py --seconds $(or $(SECONDS),60)
-	$(BIN)/python bench/cycle.py
+	$(BIN)/python bench/run.py --seconds $(or $(SECONDS),60) --scaling
+	$(BIN)/python bench/sources.py
 
 soak: venv
 	$(BIN)/python bench/soak.py --duration $(or $(DURATION),600) --interval 1s

@@ -1,0 +1,351 @@
+"""adk-agent's costs inside one process, no network:
+
+  per source  CPU µs per collection cycle of each source's observers (default configuration),
+              timed with time.thread_time around agent.observe(bound), agent.new_cycle() between
+              cycles; then the whole in-process cycle: the SDK's collection and aggregation
+              (reader.collect() less the observers), OTLP encoding and protobuf serialisation;
+  scaling     the cycle with 1, 10 and 100 `pid:N` process targets (sleeping children this
+              script spawns): the process source alone and the whole cycle, per series;
+  sockets     counting TCP/UDP sockets by state: psutil.net_connections("inet") against
+              agent.procfs.count_sockets("/proc/net") (and agent.sockdiag, which the agent uses
+              on Linux), with no extra sockets and with --sockets extra loopback sockets open.
+
+    .venv/bin/python bench/sources.py [--quick] [--profile]
+
+Printed, and written as JSON to bench/results/sources.json; --profile also writes a cProfile
+of whole cycles to bench/results/profile.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import signal
+import socket
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+# The benchmark measures the default configuration, whatever this shell has set.
+for _key in [k for k in os.environ if k.startswith(("ADK_AGENT_", "OTEL_"))]:
+    del os.environ[_key]
+
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics  # noqa: E402
+from opentelemetry.sdk.metrics.export import (  # noqa: E402
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+from run import sleepers  # noqa: E402
+
+from agent import procfs, sockdiag  # noqa: E402
+from agent.config import Config  # noqa: E402
+from agent.pipeline import Agent, Bound  # noqa: E402
+from agent.settings import load_config  # noqa: E402
+
+RESULTS = HERE / "results"
+CPU = time.thread_time  # this thread's CPU time: the agent's callbacks run in the caller's thread
+
+
+def config(**flags: Any) -> Config:
+    # A long interval: the reader's own timer never fires while we drive the cycles; every
+    # cycle starts with new_cycle(), which drops the memoised reads as a real cycle would.
+    return load_config(exporter="none", interval="3600s", health_address="", **flags)
+
+
+# --- per source --------------------------------------------------------------------------------
+
+def per_source(rounds: int) -> dict[str, float]:
+    """µs of CPU per cycle for each source's observers. Reads shared by sources (/proc/stat,
+    meminfo, vmstat) count for the first source that asks for them in a cycle."""
+    agent = Agent(config())
+    for _ in range(5):
+        agent.new_cycle()
+        agent.collect()
+    spent: dict[str, float] = {}
+    for _ in range(rounds):
+        agent.new_cycle()
+        for bound in agent.bound:
+            t = CPU()
+            agent.observe(bound)
+            spent[bound.metric.source] = spent.get(bound.metric.source, 0.0) + CPU() - t
+    return {k: round(v / rounds * 1e6, 1) for k, v in spent.items()}
+
+
+class Capture(MetricExporter):
+    """Keeps the last MetricsData the reader hands over (in place of a network exporter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: MetricsData | None = None
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+               **kwargs: object) -> MetricExportResult:
+        self.data = metrics_data
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
+        pass
+
+
+class Cycle:
+    """A started agent whose cycles are run by hand: new_cycle() then reader.collect(), which
+    calls every instrument's callback in this thread, aggregates, and hands the batch to the
+    exporter; then the batch is encoded to OTLP and serialised as the gRPC sender would."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.agent = Agent(cfg)
+        self.agent.start()
+        self.capture = Capture()
+        assert self.agent.reader is not None
+        self.agent.reader._exporter = self.capture  # the "none" exporter, swapped for ours
+        self.observers = 0.0
+        observe = self.agent.observe
+
+        def timed(bound: Bound) -> Any:
+            t = CPU()
+            try:
+                return observe(bound)
+            finally:
+                self.observers += CPU() - t
+
+        self.agent.observe = timed  # type: ignore[method-assign]
+
+    def once(self) -> tuple[float, float, float, float, int]:
+        """(observers, SDK collect, encode, serialise) CPU seconds, and points, of one cycle."""
+        assert self.agent.reader is not None
+        self.observers = 0.0
+        t0 = CPU()
+        self.agent.new_cycle()
+        self.agent.reader.collect()
+        t1 = CPU()
+        request = encode_metrics(self.capture.data)
+        t2 = CPU()
+        request.SerializeToString()
+        t3 = CPU()
+        points = sum(len(getattr(m, m.WhichOneof("data")).data_points)
+                     for rm in request.resource_metrics for sm in rm.scope_metrics
+                     for m in sm.metrics)
+        return self.observers, t1 - t0 - self.observers, t2 - t1, t3 - t2, points
+
+    def run(self, rounds: int) -> dict[str, float]:
+        for _ in range(3):
+            self.once()
+        total = [0.0, 0.0, 0.0, 0.0]
+        points = 0
+        for _ in range(rounds):
+            *parts, points = self.once()
+            total = [a + b for a, b in zip(total, parts, strict=True)]
+        us = [x / rounds * 1e6 for x in total]
+        return {"points": points, "observers_us": round(us[0], 1),
+                "sdk_collect_us": round(us[1], 1), "encode_us": round(us[2], 1),
+                "serialize_us": round(us[3], 1),
+                "total_us": round(sum(us), 1), "us_per_point": round(sum(us) / points, 2)}
+
+    def stop(self) -> None:
+        self.agent.shutdown(timeout=1)
+
+
+def whole_cycle(rounds: int, **flags: Any) -> dict[str, float]:
+    cycle = Cycle(config(**flags))
+    try:
+        return cycle.run(rounds)
+    finally:
+        cycle.stop()
+
+
+# --- scaling -----------------------------------------------------------------------------------
+
+def process_source(targets: str, rounds: int) -> dict[str, float]:
+    """The process source alone: µs per cycle of its observers and the series they yield."""
+    agent = Agent(config(processes=targets, sources="process"))
+    agent.new_cycle()
+    agent.collect()
+    series = 0
+    t = CPU()
+    for _ in range(rounds):
+        agent.new_cycle()
+        series = sum(len(agent.observe(b)) for b in agent.bound)
+    us = (CPU() - t) / rounds * 1e6
+    return {"series": series, "us": round(us, 1), "us_per_series": round(us / series, 2)}
+
+
+def scaling(counts: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
+    out = []
+    with sleepers(max(counts)) as pids:
+        for n in counts:
+            targets = ",".join(f"pid:{pid}" for pid in pids[:n])
+            r = max(10, rounds // n)
+            out.append({"targets": n, "process_source": process_source(targets, r * 3),
+                        "whole_cycle": whole_cycle(r, processes=targets)})
+    base = out[0]["whole_cycle"]
+    for row in out[1:]:
+        w = row["whole_cycle"]
+        added = w["points"] - base["points"]
+        row["whole_cycle"]["marginal_us_per_added_point"] = \
+            round((w["total_us"] - base["total_us"]) / added, 2) if added else None
+    return out
+
+
+# --- socket counting ---------------------------------------------------------------------------
+
+@contextmanager
+def loopback_sockets(extra: int) -> Iterator[int]:
+    """About `extra` open TCP sockets on 127.0.0.1: extra//2 connections (both ends) and a
+    listener. Yields how many were opened."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = extra + 256
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    opened: list[socket.socket] = []
+    try:
+        if extra > 0:
+            server = socket.socket()
+            opened.append(server)
+            server.bind(("127.0.0.1", 0))
+            server.listen(128)
+            for _ in range(extra // 2):
+                client = socket.create_connection(server.getsockname(), timeout=5)
+                opened.append(client)
+                opened.append(server.accept()[0])
+        yield len(opened)
+    finally:
+        abort = struct.pack("ii", 1, 0)  # SO_LINGER 0: reset, so no TIME_WAIT sockets are left
+        for s in opened:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, abort)
+            s.close()
+
+
+def timed(fn: Callable[[], dict[Any, int] | list[Any]], rounds: int) -> dict[str, float]:
+    fn()
+    c, w = time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        result = fn()
+    cpu = (time.process_time() - c) / rounds * 1000
+    wall = (time.perf_counter() - w) / rounds * 1000
+    seen = sum(result.values()) if isinstance(result, dict) else len(result)
+    return {"cpu_ms": round(cpu, 3), "wall_ms": round(wall, 3), "sockets_seen": seen}
+
+
+def socket_counting(extra: int, rounds: int) -> list[dict[str, Any]]:
+    import psutil
+
+    counter = sockdiag.SocketCounter()
+    out = []
+    try:
+        for n in (0, extra):
+            with loopback_sockets(n) as opened:
+                out.append({
+                    "extra_sockets": opened,
+                    "psutil.net_connections": timed(lambda: psutil.net_connections("inet"),
+                                                    rounds),
+                    "procfs.count_sockets": timed(lambda: procfs.count_sockets("/proc/net"),
+                                                  rounds),
+                    "sockdiag.SocketCounter": timed(counter.count, rounds)})
+    finally:
+        counter.close()
+    return out
+
+
+# --- profile -----------------------------------------------------------------------------------
+
+def profile(rounds: int, path: Path) -> str:
+    cycle = Cycle(config())
+    try:
+        cycle.run(3)
+        prof = cProfile.Profile(CPU)
+        prof.enable()
+        for _ in range(rounds):
+            cycle.once()
+        prof.disable()
+    finally:
+        cycle.stop()
+    text = io.StringIO()
+    stats = pstats.Stats(prof, stream=text).strip_dirs().sort_stats("tottime")
+    text.write(f"cProfile of {rounds} whole in-process cycles (thread CPU time)\n")
+    stats.print_stats(30)
+    stats.sort_stats("cumulative").print_stats(40)
+    path.write_text(text.getvalue())
+    return text.getvalue()
+
+
+# --- main --------------------------------------------------------------------------------------
+
+def report(r: dict[str, Any]) -> str:
+    lines = ["CPU per cycle by source (µs, default configuration):"]
+    for source, us in sorted(r["per_source_us"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {source:<11}{us:>8.1f}")
+    lines.append(f"  {'all':<11}{sum(r['per_source_us'].values()):>8.1f}")
+    w = r["whole_cycle"]
+    lines.append(f"\nwhole in-process cycle, {w['points']} points: observers {w['observers_us']}"
+                 f" + SDK collect {w['sdk_collect_us']} + OTLP encode {w['encode_us']} + "
+                 f"serialise {w['serialize_us']} = {w['total_us']} µs "
+                 f"({w['us_per_point']} µs/point)")
+    lines.append("\nscaling with process targets (sleeping children):")
+    lines.append("  targets | process source: series, µs, µs/series | whole cycle: points, µs, "
+                 "µs/point, marginal µs per added point")
+    for row in r["scaling"]:
+        p, w = row["process_source"], row["whole_cycle"]
+        lines.append(f"  {row['targets']:>7} | {p['series']:>6} {p['us']:>9.1f} "
+                     f"{p['us_per_series']:>6.2f} | {w['points']:>6} {w['total_us']:>9.1f} "
+                     f"{w['us_per_point']:>6.2f} {w.get('marginal_us_per_added_point') or '':>6}")
+    lines.append("\ncounting sockets by state (ms per call, CPU / wall):")
+    for row in r["sockets"]:
+        parts = ", ".join(f"{k} {v['cpu_ms']}/{v['wall_ms']} ({v['sockets_seen']} seen)"
+                          for k, v in row.items() if isinstance(v, dict))
+        lines.append(f"  +{row['extra_sockets']} sockets: {parts}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer rounds")
+    p.add_argument("--rounds", type=int, default=300, help="cycles per measurement")
+    p.add_argument("--sockets", type=int, default=1000, help="extra loopback sockets to open")
+    p.add_argument("--profile", action="store_true",
+                   help="also cProfile whole cycles into bench/results/profile.txt")
+    p.add_argument("--json", type=Path, default=RESULTS / "sources.json")
+    a = p.parse_args(argv)
+    rounds = 60 if a.quick else a.rounds
+    signal.signal(signal.SIGTERM, _interrupt)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {"rounds": rounds, "per_source_us": per_source(rounds),
+              "whole_cycle": whole_cycle(rounds),
+              "scaling": scaling((1, 10, 100), rounds),
+              "sockets": socket_counting(a.sockets, max(5, rounds // 15))}
+    a.json.parent.mkdir(parents=True, exist_ok=True)
+    a.json.write_text(json.dumps(result, indent=1) + "\n")
+    print(report(result))
+    if a.profile:
+        text = profile(rounds, RESULTS / "profile.txt")
+        print("\n" + "\n".join(text.splitlines()[:45]))
+    print(f"\nwritten to {a.json}")
+    return 0
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # the children are already stopped
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
