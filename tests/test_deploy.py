@@ -362,8 +362,13 @@ def test_daemonset_security_and_scheduling() -> None:
     assert set(sc["capabilities"].get("add", [])) <= {"SYS_PTRACE", "DAC_READ_SEARCH"}
     assert not sc.get("privileged", False)
 
-    assert c["resources"] == {"requests": {"cpu": "20m", "memory": "48Mi"},
-                              "limits": {"cpu": "200m", "memory": "96Mi"}}
+    # sized from the measured footprint (README, Performance: ~48 MB resident): the request
+    # covers it with headroom, the limit leaves room for a full outage queue
+    mib = {k: int(v.removesuffix("Mi")) for k, v in (
+        ("request", c["resources"]["requests"]["memory"]),
+        ("limit", c["resources"]["limits"]["memory"]))}
+    assert mib["request"] * 2**20 >= 56e6 and mib["limit"] >= 2 * mib["request"]
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["limits"]["cpu"]
 
     volumes = {v["name"]: v for v in pod["volumes"]}
     (hostfs,) = [m for m in c["volumeMounts"] if m["mountPath"] == "/hostfs"]
