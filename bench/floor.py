@@ -12,15 +12,11 @@ Runs until terminated.
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+from child import every_second, run_until_signalled
 from opentelemetry.metrics import Observation
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 
@@ -56,10 +52,7 @@ def main(argv: list[str]) -> int:
     name = argv[3] if len(argv) > 3 else "bench-floor"
     with open(path) as f:
         shape = json.load(f)
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint, insecure=True),
-                                           export_interval_millis=1000)
-    provider = MeterProvider(metric_readers=[reader],
-                             resource=Resource({**shape["resource"], "service.name": name}))
+    provider = every_second(endpoint, Resource({**shape["resource"], "service.name": name}))
     meter = provider.get_meter(shape["scope"] or "floor")
     create = {"counter": meter.create_observable_counter,
               "updown": meter.create_observable_up_down_counter,
@@ -68,12 +61,7 @@ def main(argv: list[str]) -> int:
         points = [Observation(v, a) for v, a in m["points"]]
         create[m["kind"]](m["name"], callbacks=[lambda _options, p=points: p], unit=m["unit"],
                           description=m["description"])
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    provider.shutdown()
-    return 0
+    return run_until_signalled(provider)
 
 
 if __name__ == "__main__":

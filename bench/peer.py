@@ -9,33 +9,21 @@ instrumentor runs with its defaults. Runs until terminated.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 
+from child import every_second, run_until_signalled
 from opentelemetry import metrics
-from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
 
 def main(argv: list[str]) -> int:
     endpoint = argv[1]
     name = argv[2] if len(argv) > 2 else "bench-peer"
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint, insecure=True),
-                                           export_interval_millis=1000)
-    provider = MeterProvider(metric_readers=[reader],
-                             resource=Resource.create({"service.name": name}))
+    provider = every_second(endpoint, Resource.create({"service.name": name}))
     metrics.set_meter_provider(provider)
     SystemMetricsInstrumentor().instrument()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    provider.shutdown()
-    return 0
+    return run_until_signalled(provider)
 
 
 if __name__ == "__main__":
