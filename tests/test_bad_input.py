@@ -163,3 +163,23 @@ def test_wedged_loop_turns_liveness_503(monkeypatch: pytest.MonkeyPatch) -> None
     agent.last_collect = time.monotonic() - 60  # no collection for a minute
     ok, why = probes.alive()
     assert not ok and "no collection for" in why
+
+
+def test_readiness_says_why_not() -> None:
+    from agent.health import Probes
+    from agent.pipeline import Agent
+
+    agent = Agent(load_config(endpoint="http://127.0.0.1:1", interval="1s", export_timeout="1s",
+                              health_address=""))
+    agent.start()
+    try:
+        probes = Probes(agent)
+        ok, why = probes.ready()
+        assert not ok and why == "no export yet"
+        agent.collect_now()  # to a port where nothing listens
+        assert wait_until(lambda: agent.exporter.status.exports > 0, 15)
+        ok, why = probes.ready()
+        assert not ok and why.startswith("no successful export yet:")
+        assert probes.alive()[0]  # not exporting is not being wedged
+    finally:
+        agent.shutdown(timeout=0.5)
