@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.sdk.metrics import (
     Counter,
     Histogram,
@@ -29,6 +28,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from agent.config import Config
+from agent.encoding import Encoder
 from agent.outbox import Outbox, count_points
 from agent.transport import GrpcSender, HttpSender, Outcome, build_sender
 
@@ -66,6 +66,7 @@ class QueuedExporter(MetricExporter):
         self.target = config.endpoint
         self.temporality = temporality
         self.status = ExportStatus()
+        self._encoder = Encoder()
         self.outbox = Outbox(config.queue_max_batches,
                              Path(config.queue_dir) if config.queue_dir else None)
         self.sender: GrpcSender | HttpSender = build_sender(config, temporality)
@@ -98,7 +99,7 @@ class QueuedExporter(MetricExporter):
     # the reader's side: never blocks on the network
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                **kwargs: object) -> MetricExportResult:
-        request = encode_metrics(metrics_data)
+        request = self._encoder.encode(metrics_data)
         with self._changed:
             self.outbox.put(request)
             self._changed.notify_all()
