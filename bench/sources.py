@@ -43,7 +43,6 @@ sys.path.insert(0, str(HERE))
 for _key in [k for k in os.environ if k.startswith(("ADK_AGENT_", "OTEL_"))]:
     del os.environ[_key]
 
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics  # noqa: E402
 from opentelemetry.sdk.metrics.export import (  # noqa: E402
     MetricExporter,
     MetricExportResult,
@@ -53,6 +52,7 @@ from run import sleepers  # noqa: E402
 
 from agent import procfs, sockdiag  # noqa: E402
 from agent.config import Config  # noqa: E402
+from agent.encoding import Encoder  # noqa: E402
 from agent.pipeline import Agent, Bound  # noqa: E402
 from agent.settings import load_config  # noqa: E402
 
@@ -126,6 +126,7 @@ class Cycle:
                 self.observers += CPU() - t
 
         self.agent.observe = timed  # type: ignore[method-assign]
+        self.encoder = Encoder()
 
     def once(self) -> tuple[float, float, float, float, int]:
         """(observers, SDK collect, encode, serialise) CPU seconds, and points, of one cycle."""
@@ -135,7 +136,7 @@ class Cycle:
         self.agent.new_cycle()
         self.agent.reader.collect()
         t1 = CPU()
-        request = encode_metrics(self.capture.data)
+        request = self.encoder.encode(self.capture.data)  # the agent's own encoder
         t2 = CPU()
         request.SerializeToString()
         t3 = CPU()
