@@ -70,7 +70,8 @@ def run(config: Config) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDOFF_SIGNALS)
+    if hasattr(signal, "pthread_sigmask"):  # not on Windows, where nothing was blocked
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDOFF_SIGNALS)
     try:
         agent, health = _start(config)
     except StartError as exc:
