@@ -24,8 +24,3 @@ def parse_duration(value: object) -> float:
         raise ValueError("a duration must be more than zero")
     return seconds
 
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    return f"{seconds:g}s"

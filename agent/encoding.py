@@ -30,6 +30,7 @@ class Encoder:
         # id(object) -> (object, encoded): the object is kept so its id cannot be reused
         self._attrs: dict[int, tuple[Mapping[str, Any], list[Any]]] = {}
         self._resources: dict[int, tuple[Any, PB2Resource]] = {}
+        self.points = 0  # data points in the last request encoded
 
     def _kv(self, attrs: Mapping[str, Any], seen: set[int]) -> list[Any]:
         key = id(attrs)
@@ -40,10 +41,14 @@ class Encoder:
         return hit[1]
 
     def encode(self, data: MetricsData) -> ExportMetricsServiceRequest:
+        """The request; `points` then says how many data points it holds."""
         if not all(isinstance(m.data, Sum | Gauge) for rm in data.resource_metrics
                    for sm in rm.scope_metrics for m in sm.metrics):
+            self.points = sum(len(m.data.data_points) for rm in data.resource_metrics
+                              for sm in rm.scope_metrics for m in sm.metrics)
             return encode_metrics(data)
         seen: set[int] = set()
+        points = 0
         out = ExportMetricsServiceRequest()
         for rm in data.resource_metrics:
             prm = out.resource_metrics.add()
@@ -66,6 +71,7 @@ class Encoder:
                         target.is_monotonic = d.is_monotonic
                     else:
                         target = pm.gauge
+                    points += len(d.data_points)
                     for dp in d.data_points:
                         pt = target.data_points.add(time_unix_nano=dp.time_unix_nano)
                         if isinstance(d, Sum):
@@ -75,6 +81,7 @@ class Encoder:
                             pt.as_int = dp.value
                         else:
                             pt.as_double = dp.value
+        self.points = points
         if len(self._attrs) > 2 * len(seen) + 64:  # series that went away: forget them
             self._attrs = {k: v for k, v in self._attrs.items() if k in seen}
         return out

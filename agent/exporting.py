@@ -29,7 +29,7 @@ from opentelemetry.sdk.metrics.export import (
 
 from agent.config import Config
 from agent.encoding import Encoder
-from agent.outbox import Outbox, count_points
+from agent.outbox import Outbox
 from agent.transport import GrpcSender, HttpSender, Outcome, build_sender
 
 log = logging.getLogger("agent.export")
@@ -101,7 +101,7 @@ class QueuedExporter(MetricExporter):
                **kwargs: object) -> MetricExportResult:
         request = self._encoder.encode(metrics_data)
         with self._changed:
-            self.outbox.put(request)
+            self.outbox.put(request, self._encoder.points)
             self._changed.notify_all()
         return MetricExportResult.SUCCESS
 
@@ -117,12 +117,11 @@ class QueuedExporter(MetricExporter):
                 break
             if delay and self._stop.wait(delay):
                 break
-            seq, request = item
+            seq, request, points = item
             self._reload_headers()
-            points = count_points(request)
             started = time.monotonic()
             try:
-                outcome = self.sender.send(request)
+                outcome = self.sender.send(request, points)
             except Exception as exc:  # an exporter bug must not end the sender
                 outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
             self._record(outcome.ok, points, outcome.error, time.monotonic() - started)

@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 log = logging.getLogger("agent.queue")
+Batch = tuple[int, ExportMetricsServiceRequest, int]
 
 
 def count_points(request: ExportMetricsServiceRequest) -> int:
@@ -35,7 +36,8 @@ class Outbox:
         self.directory = directory
         self.dropped = 0
         self.dropped_points = 0
-        self._items: deque[tuple[int, ExportMetricsServiceRequest]] = deque()
+        # (sequence number, request, its points): the count travels with the batch
+        self._items: deque[Batch] = deque()
         self._seq = 0
         self._lock = threading.Lock()
         self._full_warned = False
@@ -46,25 +48,21 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, request: ExportMetricsServiceRequest) -> None:
+    def put(self, request: ExportMetricsServiceRequest, points: int | None = None) -> None:
         with self._lock:
             self._seq += 1
             seq = self._seq
             if self.directory is not None:
                 self._write(seq, request)
-            self._items.append((seq, request))
-            while len(self._items) > self.max_batches:
-                old, dropped = self._items.popleft()
-                self._unlink(old)
-                self.dropped += 1
-                self.dropped_points += count_points(dropped)
-                if not self._full_warned:
-                    self._full_warned = True
-                    log.warning("export queue full (%d batches, ADK_AGENT_QUEUE_MAX_BATCHES): "
-                                "dropping the oldest; the count is in the health document",
-                                self.max_batches)
+            self._items.append(
+                (seq, request, count_points(request) if points is None else points))
+            if self._trim() and not self._full_warned:
+                self._full_warned = True
+                log.warning("export queue full (%d batches, ADK_AGENT_QUEUE_MAX_BATCHES): "
+                            "dropping the oldest; the count is in the health document",
+                            self.max_batches)
 
-    def head(self) -> tuple[int, ExportMetricsServiceRequest] | None:
+    def head(self) -> Batch | None:
         with self._lock:
             return self._items[0] if self._items else None
 
@@ -76,6 +74,17 @@ class Outbox:
                 self._unlink(seq)
             if not self._items:
                 self._full_warned = False
+
+    def _trim(self) -> bool:
+        """Drop the oldest batches beyond the bound; True when any went."""
+        dropped = False
+        while len(self._items) > self.max_batches:
+            old, _, points = self._items.popleft()
+            self._unlink(old)
+            self.dropped += 1
+            self.dropped_points += points
+            dropped = True
+        return dropped
 
     # disk
     def _path(self, seq: int) -> Path:
@@ -121,12 +130,9 @@ class Outbox:
                 log.warning("skipping unreadable queued batch %s: %s", path.name, exc)
                 path.rename(path.with_suffix(".corrupt"))
                 continue
-            self._items.append((seq, request))
+            self._items.append((seq, request, count_points(request)))
             self._seq = max(self._seq, seq)
         if self._items:
             log.info("export queue: %d batches from the last run will be sent first",
                      len(self._items))
-        while len(self._items) > self.max_batches:
-            old, _ = self._items.popleft()
-            self._unlink(old)
-            self.dropped += 1
+        self._trim()

@@ -13,7 +13,6 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.sdk.metrics.export import MetricExportResult
 
 from agent.config import Config
-from agent.outbox import count_points
 
 log = logging.getLogger("agent.export")
 _SDK_LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk.metrics._internal.export")
@@ -78,11 +77,13 @@ class GrpcSender:
         class Passthrough(OTLPMetricExporter):
             """Sends requests we encoded (and may have queued) as they are."""
 
+            points = 0  # of the request being sent: counted once, when it was encoded
+
             def _translate_data(self, data: ExportMetricsServiceRequest) -> object:  # type: ignore[override]
                 return data
 
             def _count_data(self, data: ExportMetricsServiceRequest) -> int:  # type: ignore[override]
-                return count_points(data)
+                return self.points
 
         endpoint = config.endpoint
         insecure = config.insecure
@@ -106,8 +107,9 @@ class GrpcSender:
             headers=tuple(headers.items()), timeout=config.export_timeout,
             compression=compression, preferred_temporality=temporality)
 
-    def send(self, request: ExportMetricsServiceRequest) -> Outcome:
+    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
         _capture.message = None
+        self.exporter.points = points
         result = self.exporter._export(request)
         if result is MetricExportResult.SUCCESS:
             return Outcome(True)
@@ -139,7 +141,7 @@ class HttpSender:
             client_certificate_file=(str(config.client_certificate)
                                      if config.client_certificate else None))
 
-    def send(self, request: ExportMetricsServiceRequest) -> Outcome:
+    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
         _capture.message = None
         result = self.exporter._client.export(request.SerializeToString())
         if result.success:

@@ -39,8 +39,10 @@ def test_same_bytes_as_the_sdk_cycle_after_cycle() -> None:
         assert ours == sdk
         assert ours.SerializeToString(deterministic=True) == \
             sdk.SerializeToString(deterministic=True)
-    assert sum(len(m.sum.data_points) + len(m.gauge.data_points)
-               for m in ours.resource_metrics[0].scope_metrics[0].metrics) > 100
+    counted = sum(len(m.sum.data_points) + len(m.gauge.data_points)
+                  for m in ours.resource_metrics[0].scope_metrics[0].metrics)
+    assert counted > 100
+    assert encoder.points == counted  # the queue and the sender take the count from here
 
 
 def test_other_kinds_go_to_the_sdk_encoder() -> None:

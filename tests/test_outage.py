@@ -106,6 +106,7 @@ def test_outbox_drops_oldest_when_full(tmp_path: Path) -> None:
     for n in range(5):
         box.put(_request(n))
     assert len(box) == 3 and box.dropped == 2
+    assert box.dropped_points == 0  # these batches hold no data points
     assert len(list(tmp_path.glob("*.otlp"))) == 3
     again = Outbox(3, tmp_path)  # a restart reads them back, oldest first
     order = []
