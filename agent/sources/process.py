@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from agent import procfs
@@ -34,11 +34,6 @@ class Sample:
     switches: tuple[int, int] | None = None
     faults: tuple[int, int] | None = None
     utilization: tuple[float, float] | None = None
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 @contextmanager
@@ -79,7 +74,7 @@ class ProcessSource(Source):
 
     def _optional(self, pid: int, what: str, read: Callable[[], object]) -> object | None:
         try:
-            with _psutil_errors() if not LINUX else _nothing():
+            with nullcontext() if LINUX else _psutil_errors():
                 return read()
         except PermissionError:
             if (pid, what) not in self._denied:
@@ -164,10 +159,14 @@ class ProcessSource(Source):
                 if (pid, "process") not in self._denied:
                     self._denied.add((pid, "process"))
                     log.warning("process %d: no permission to read it; skipped", pid)
-        for gone in self._prev.keys() - set(pids):
-            self._procs.pop(gone, None)
-            self._prev.pop(gone, None)
-            self._identities.pop(gone, None)
+        gone = self._prev.keys() - set(pids)
+        if gone:  # forget everything kept per process, or churning targets would pile up
+            for pid in gone:
+                self._procs.pop(pid, None)
+                self._prev.pop(pid, None)
+                self._identities.pop(pid, None)
+            self._extra = {k: v for k, v in self._extra.items() if k[0] not in gone}
+            self._denied = {d for d in self._denied if d[0] not in gone}
         return out
 
     def _each(self, pick: Callable[[Sample], Iterator[Obs]]) -> Observer:
