@@ -18,6 +18,7 @@ class Config:
     exporter: str
     endpoint: str
     protocol: str
+    grpc_client: str
     headers: dict[str, str] = field(repr=False)  # secret values
     headers_file: str | None
     compression: str

@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import (
 from agent.config import Config
 from agent.encoding import Encoder
 from agent.outbox import Outbox
-from agent.transport import GrpcSender, HttpSender, Outcome, build_sender
+from agent.transport import Outcome, Sender, build_sender
 
 log = logging.getLogger("agent.export")
 
@@ -69,7 +69,7 @@ class QueuedExporter(MetricExporter):
         self._encoder = Encoder()
         self.outbox = Outbox(config.queue_max_batches,
                              Path(config.queue_dir) if config.queue_dir else None)
-        self.sender: GrpcSender | HttpSender = build_sender(config, temporality)
+        self.sender: Sender = build_sender(config, temporality)
         self._headers_mtime = self._mtime()
         self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
         self._changed = threading.Condition()  # the outbox gained or lost a batch

@@ -1,5 +1,7 @@
-"""Sending one encoded OTLP request over gRPC or HTTP/protobuf through the SDK's exporters,
-with a verdict the queue can act on: delivered, worth retrying, or rejected for good."""
+"""Sending one encoded OTLP request, with a verdict the queue can act on: delivered, worth
+retrying, or rejected for good. gRPC goes through agent.grpc_client (h2, no grpcio) or, with
+ADK_AGENT_GRPC_CLIENT=grpcio, through the SDK's grpcio exporter; HTTP/protobuf through the
+SDK's HTTP exporter."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ from dataclasses import dataclass
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
 )
 from opentelemetry.sdk.metrics.export import MetricExportResult
 
+from agent import __version__
 from agent.config import Config
 
 log = logging.getLogger("agent.export")
@@ -69,7 +73,72 @@ def headers_for(config: Config) -> dict[str, str]:
     return headers
 
 
+EXPORT_PATH = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
+
+
+def _read(path: object) -> bytes | None:
+    if path is None:
+        return None
+    with open(str(path), "rb") as f:
+        return f.read()
+
+
+def _grpc_insecure(config: Config) -> bool:
+    return config.insecure if config.insecure is not None else (
+        not config.endpoint.startswith("https://"))
+
+
 class GrpcSender:
+    """OTLP/gRPC on agent.grpc_client: one kept-open HTTP/2 connection, no grpcio."""
+
+    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
+        from agent.grpc_client import Channel
+
+        tls = None
+        if not _grpc_insecure(config):
+            import ssl
+
+            tls = ssl.create_default_context(
+                cafile=str(config.certificate) if config.certificate else None)
+            if config.client_certificate:
+                tls.load_cert_chain(str(config.client_certificate),
+                                    str(config.client_key) if config.client_key else None)
+            tls.set_alpn_protocols(["h2"])
+        self.channel = Channel(config.endpoint, tls, config.compression,
+                               user_agent=f"adk-agent/{__version__}")
+        self.metadata = tuple(headers.items())
+        self.timeout = config.export_timeout
+
+    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
+        reply = self.channel.call(EXPORT_PATH, request.SerializeToString(), self.metadata,
+                                  self.timeout)
+        if not reply.ok:
+            error = f"{reply.status}: {reply.message}" if reply.message else reply.status
+            return Outcome(False, reply.status in GRPC_RETRYABLE, error)
+        _partial_success(reply.body)
+        return Outcome(True)
+
+    def shutdown(self) -> None:
+        self.channel.close()
+
+
+def _partial_success(body: bytes) -> None:
+    """The collector took the request but not all of it: say so (the rest is not retried,
+    as the OTLP specification asks)."""
+    if not body:
+        return
+    try:
+        partial = ExportMetricsServiceResponse.FromString(body).partial_success
+    except Exception:  # a reply we cannot read is still a success
+        return
+    if partial.rejected_data_points or partial.error_message:
+        log.warning("the collector rejected %d points of a batch: %s",
+                    partial.rejected_data_points, partial.error_message or "no reason given")
+
+
+class GrpcioSender:
+    """OTLP/gRPC through the SDK's exporter on grpcio (ADK_AGENT_GRPC_CLIENT=grpcio)."""
+
     def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
         from grpc import Compression, ssl_channel_credentials
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
@@ -85,25 +154,17 @@ class GrpcSender:
             def _count_data(self, data: ExportMetricsServiceRequest) -> int:  # type: ignore[override]
                 return self.points
 
-        endpoint = config.endpoint
-        insecure = config.insecure
-        if insecure is None:
-            insecure = not endpoint.startswith("https://")
+        insecure = _grpc_insecure(config)
         credentials = None
         if not insecure:
-            def read(path: object) -> bytes | None:
-                if path is None:
-                    return None
-                with open(str(path), "rb") as f:
-                    return f.read()
             credentials = ssl_channel_credentials(
-                root_certificates=read(config.certificate),
-                private_key=read(config.client_key),
-                certificate_chain=read(config.client_certificate))
+                root_certificates=_read(config.certificate),
+                private_key=_read(config.client_key),
+                certificate_chain=_read(config.client_certificate))
         compression = {"gzip": Compression.Gzip, "deflate": Compression.Deflate,
                        "none": Compression.NoCompression}[config.compression]
         self.exporter = Passthrough(
-            endpoint=endpoint, insecure=insecure, credentials=credentials,
+            endpoint=config.endpoint, insecure=insecure, credentials=credentials,
             headers=tuple(headers.items()), timeout=config.export_timeout,
             compression=compression, preferred_temporality=temporality)
 
@@ -170,6 +231,11 @@ def _session() -> object:
     return Session()
 
 
-def build_sender(config: Config, temporality: dict) -> GrpcSender | HttpSender:
-    cls = GrpcSender if config.protocol == "grpc" else HttpSender
+Sender = GrpcSender | GrpcioSender | HttpSender
+
+
+def build_sender(config: Config, temporality: dict) -> Sender:
+    cls: type[Sender] = HttpSender
+    if config.protocol == "grpc":
+        cls = GrpcioSender if config.grpc_client == "grpcio" else GrpcSender
     return cls(config, headers_for(config), temporality)

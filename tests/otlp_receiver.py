@@ -115,7 +115,11 @@ class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
         code = self._receiver._record(request, dict(context.invocation_metadata()))
         if code is not None:
             context.abort(code, f"injected failure: {code.name}")
-        return metrics_service_pb2.ExportMetricsServiceResponse()
+        response = metrics_service_pb2.ExportMetricsServiceResponse()
+        if self._receiver.partial is not None:
+            response.partial_success.rejected_data_points = self._receiver.partial[0]
+            response.partial_success.error_message = self._receiver.partial[1]
+        return response
 
 
 class Receiver:
@@ -139,6 +143,9 @@ class Receiver:
         self._failure: grpc.StatusCode | None = None
         self._fail_remaining: int | None = None
         self._started = False
+        self.partial: tuple[int, str] | None = None
+        """When set, accepted requests are answered with this OTLP partial success
+        (rejected points, message)."""
         self._server = self._bind(port)
 
     def _bind(self, port: int) -> grpc.Server:

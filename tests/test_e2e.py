@@ -44,10 +44,11 @@ def health(port: int, path: str = "/health") -> tuple[int, dict]:
         return e.code, json.loads(e.read())
 
 
+@pytest.mark.parametrize("client", ["h2", "grpcio"])
 def test_grpc_push_through_rotel(receiver: Receiver, rotel: Rotel, agents: list,
-                                 tmp_path: Path) -> None:
+                                 tmp_path: Path, client: str) -> None:
     agent = AgentProcess({
-        "OTEL_EXPORTER_OTLP_ENDPOINT": rotel.grpc_endpoint,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": rotel.grpc_endpoint, "ADK_AGENT_GRPC_CLIENT": client,
         "ADK_AGENT_INTERVAL": "500ms",
         "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=test,team=sre",
         "APP_VERSION": "9.9.9", "GIT_COMMIT": "deadbeef",

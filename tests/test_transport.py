@@ -36,10 +36,12 @@ def mtls_env(certs: dict[str, Path]) -> dict[str, str]:
             "ADK_AGENT_SOURCES": "memory", "ADK_AGENT_SHUTDOWN_TIMEOUT": "500ms"}
 
 
+@pytest.mark.parametrize("client", ["h2", "grpcio"])
 def test_grpc_mtls(tls_receiver: Receiver, certs: dict[str, Path], agents: list,
-                   tmp_path: Path) -> None:
+                   tmp_path: Path, client: str) -> None:
     agent = AgentProcess({"OTEL_EXPORTER_OTLP_ENDPOINT": f"https://{tls_receiver.endpoint}",
-                          **mtls_env(certs)}, workdir=tmp_path)
+                          "ADK_AGENT_GRPC_CLIENT": client, **mtls_env(certs)},
+                         workdir=tmp_path)
     agents.append(agent)
     assert wait_until(lambda: "system.memory.usage" in tls_receiver.names(), 20), agent.stderr()
     assert agent.terminate() == 0
