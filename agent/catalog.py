@@ -172,6 +172,10 @@ SELF: tuple[Metric, ...] = (
     Metric("otelcol_exporter_send_duration", G, "s", "agent", "Duration of the last export attempt"),
     Metric("otelcol_scraper_duration", G, "s", "agent", "Time the last collection spent per source", ("scraper",)),
     Metric("otelcol_scraper_errored_metric_points", C, "{datapoint}", "agent", "Metric observations lost to source errors", ("scraper",)),
+    # the agent's own interpreter, as the CPython runtime conventions name it
+    Metric("cpython.gc.collections", C, "{collection}", "agent", "Garbage collections of each generation in the agent", ("cpython.gc.generation",)),
+    Metric("cpython.gc.collected_objects", C, "{object}", "agent", "Objects the agent's garbage collector freed, by generation", ("cpython.gc.generation",)),
+    Metric("cpython.gc.uncollectable_objects", C, "{object}", "agent", "Objects the agent's garbage collector found uncollectable, by generation", ("cpython.gc.generation",)),
 )
 
 CATALOG: tuple[Metric, ...] = SEMCONV + ADK + SELF

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
@@ -155,7 +156,10 @@ class Channel:
                 continue
             conn.send_data(sid, data[:size].tobytes())
             data = data[size:]
-        if not reply.ended:
+        if data:  # answered before it took the whole request: nothing more to send
+            with suppress(h2.exceptions.H2Error):  # the stream may be closed already
+                conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+        else:
             conn.end_stream(sid)
         self._flush(deadline)
         while not reply.ended:

@@ -241,7 +241,8 @@ def figures(bench: Bench, name: str, begin: float, end: float) -> dict[str, Any]
     }
 
 
-def run(seconds: float, warmup: int, results: Path) -> dict[str, Any]:
+def run(seconds: float, warmup: int, results: Path,
+        adk_env: dict[str, str] | None = None) -> dict[str, Any]:
     bench = Bench(results)
     bench.receiver.start()
     endpoint = f"http://{bench.receiver.endpoint}"
@@ -249,7 +250,8 @@ def run(seconds: float, warmup: int, results: Path) -> dict[str, Any]:
     try:
         bench.spawn("adk-agent",
                     [*adk_agent_command(), "run", "--interval", "1s", "--endpoint", endpoint],
-                    None, {"ADK_AGENT_HEALTH_ADDRESS": f"127.0.0.1:{free_port()}"})
+                    None, {"ADK_AGENT_HEALTH_ADDRESS": f"127.0.0.1:{free_port()}",
+                           **(adk_env or {})})
         bench.spawn("peer", [*here, str(HERE / "peer.py"), endpoint, PEER], PEER)
         bench.wait("adk-agent's first export", lambda: bench.arrivals("adk-agent"), 60)
         # the floor copies the shape of adk-agent's latest request
@@ -414,7 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scaling-seconds", type=float, default=20,
                    help="measured window of each scaling step (default 20; --quick: 8)")
     p.add_argument("--json", type=Path, default=RESULTS / "latest.json")
+    p.add_argument("--adk-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an extra variable for adk-agent (repeatable), e.g. "
+                   "ADK_AGENT_GRPC_CLIENT=grpcio")
     a = p.parse_args(argv)
+    adk_env = dict(v.partition("=")[::2] for v in a.adk_env)
     seconds, warmup = (15.0, 3) if a.quick else (a.seconds, a.warmup)
     if seconds < 3:
         p.error("--seconds: at least 3")
@@ -422,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     a.json.parent.mkdir(parents=True, exist_ok=True)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the children are stopped.
     signal.signal(signal.SIGTERM, _interrupt)
-    result = run(seconds, warmup, RESULTS)
+    result = run(seconds, warmup, RESULTS, adk_env)
     if a.scaling:
         result["scaling"] = scaling(8.0 if a.quick else a.scaling_seconds, warmup, RESULTS)
     a.json.write_text(json.dumps(result, indent=1) + "\n")

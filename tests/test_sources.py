@@ -262,3 +262,15 @@ def test_pid_reads_agree_with_psutil() -> None:
     assert vol >= sw.voluntary and invol >= sw.involuntary
     assert procfs.read_pid_io("/proc", os.getpid())[0] >= 0
     assert procfs.count_pid_fds("/proc", os.getpid()) == me.num_fds()
+
+
+def test_the_agents_own_garbage_collection_by_generation() -> None:
+    import gc
+
+    before = [g["collections"] for g in gc.get_stats()]
+    gc.collect(1)  # one collection of generations 0 and 1, counted under 1
+    counts = by(observe("agent", "cpython.gc.collections"), "cpython.gc.generation")
+    assert set(counts) == {0, 1, 2}
+    assert counts[1] >= before[1] + 1 and counts[2] >= before[2]
+    freed = by(observe("agent", "cpython.gc.collected_objects"), "cpython.gc.generation")
+    assert all(v >= 0 for v in freed.values()) and len(freed) == 3

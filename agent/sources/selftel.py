@@ -1,7 +1,9 @@
-"""agent: the agent's own telemetry — export counts, queue, collection time and errors."""
+"""agent: the agent's own telemetry — export counts, queue, collection time and errors, and
+its interpreter's garbage collection."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ class SelfSource(Source):
         super().__init__(ctx)
         self.agent: Agent | None = None  # attached by the pipeline once it exists
         self._scraper = Attrs("scraper")
+        self._generation = Attrs("cpython.gc.generation")
 
     def _export(self, field: str) -> Iterator[Obs]:
         exp = self.agent.exporter if self.agent else None
@@ -41,6 +44,10 @@ class SelfSource(Source):
             if source != self.name:
                 yield self.agent.faults.errors.get(source, 0), self._scraper(source)
 
+    def _gc(self, field: str) -> Iterator[Obs]:
+        for generation, stats in enumerate(gc.get_stats()):
+            yield stats[field], self._generation(generation)
+
     def observers(self) -> dict[str, Observer]:
         return {
             "otelcol_exporter_sent_metric_points": lambda: self._export("sent_points"),
@@ -52,4 +59,7 @@ class SelfSource(Source):
             "otelcol_exporter_send_duration": lambda: self._export("send_duration"),
             "otelcol_scraper_duration": self._durations,
             "otelcol_scraper_errored_metric_points": self._errors,
+            "cpython.gc.collections": lambda: self._gc("collections"),
+            "cpython.gc.collected_objects": lambda: self._gc("collected"),
+            "cpython.gc.uncollectable_objects": lambda: self._gc("uncollectable"),
         }

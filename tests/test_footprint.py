@@ -1,0 +1,31 @@
+"""What the long-running process loads, which is most of what it costs in memory: never
+pydantic (settings are validated before the re-exec), never grpcio unless asked for. RSS
+itself is measured by the benchmark (bench/run.py), not asserted here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.harness import AgentProcess
+from tests.otlp_receiver import Receiver
+
+
+def mapped(pid: int) -> str:
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize(("client", "grpcio_loaded"), [("h2", False), ("grpcio", True)])
+def test_the_running_agent_loads_neither_pydantic_nor_grpcio(
+        receiver: Receiver, agents: list, tmp_path: Path, client: str,
+        grpcio_loaded: bool) -> None:
+    agent = AgentProcess({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{receiver.endpoint}",
+                          "ADK_AGENT_GRPC_CLIENT": client, "ADK_AGENT_INTERVAL": "200ms"},
+                         workdir=tmp_path)
+    agents.append(agent)
+    assert receiver.wait_for(lambda r: len(r.requests) >= 2, 20), agent.stderr()
+    maps = mapped(agent.proc.pid)  # the same pid: `run` re-executed itself
+    assert "_pydantic_core" not in maps
+    assert ("cygrpc" in maps) is grpcio_loaded
+    assert agent.terminate() == 0
