@@ -111,7 +111,10 @@ def _start(config: Config) -> tuple[Any, Any]:
                              f"listen: {exc.strerror or exc}") from None
         health.start()
         log.info("health endpoint on http://%s/health", config.health_address)
-    agent.start()
+    try:
+        agent.start()
+    except (ValueError, OSError) as exc:  # e.g. a TLS file that does not hold what it should
+        raise StartError(str(exc).splitlines()[0]) from None
     return agent, health
 
 

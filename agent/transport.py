@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -17,6 +18,9 @@ from opentelemetry.sdk.metrics.export import MetricExportResult
 
 from agent import __version__
 from agent.config import Config
+
+if TYPE_CHECKING:  # ssl (and libcrypto) is loaded only for TLS
+    import ssl
 
 log = logging.getLogger("agent.export")
 _SDK_LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk.metrics._internal.export")
@@ -94,16 +98,7 @@ class GrpcSender:
     def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
         from agent.grpc_client import Channel
 
-        tls = None
-        if not _grpc_insecure(config):
-            import ssl
-
-            tls = ssl.create_default_context(
-                cafile=str(config.certificate) if config.certificate else None)
-            if config.client_certificate:
-                tls.load_cert_chain(str(config.client_certificate),
-                                    str(config.client_key) if config.client_key else None)
-            tls.set_alpn_protocols(["h2"])
+        tls = None if _grpc_insecure(config) else _tls_context(config)
         self.channel = Channel(config.endpoint, tls, config.compression,
                                user_agent=f"adk-agent/{__version__}")
         self.metadata = tuple(headers.items())
@@ -120,6 +115,33 @@ class GrpcSender:
 
     def shutdown(self) -> None:
         self.channel.close()
+
+
+def _tls_context(config: Config) -> ssl.SSLContext:
+    """Verifying TLS with ALPN h2; the configured CA replaces the system's, as in grpcio."""
+    import ssl
+
+    try:
+        tls = ssl.create_default_context(
+            cafile=str(config.certificate) if config.certificate else None)
+    except ssl.SSLError as exc:
+        raise ValueError(f"ADK_AGENT_CERTIFICATE (OTEL_EXPORTER_OTLP_CERTIFICATE) "
+                         f"{config.certificate}: not a PEM CA bundle ({_why(exc)})") from None
+    if config.client_certificate:
+        try:
+            tls.load_cert_chain(str(config.client_certificate),
+                                str(config.client_key) if config.client_key else None)
+        except ssl.SSLError as exc:
+            raise ValueError(
+                f"ADK_AGENT_CLIENT_CERTIFICATE / ADK_AGENT_CLIENT_KEY "
+                f"({config.client_certificate}, {config.client_key}): not a PEM certificate "
+                f"and its key ({_why(exc)})") from None
+    tls.set_alpn_protocols(["h2"])
+    return tls
+
+
+def _why(exc: ssl.SSLError) -> str:
+    return str(exc.reason or exc.strerror or exc.args[-1])
 
 
 def _partial_success(body: bytes) -> None:

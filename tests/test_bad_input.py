@@ -101,6 +101,24 @@ def test_the_command_exits_2_with_one_line(env: dict[str, str]) -> None:
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize(("variable", "named"), [
+    ("OTEL_EXPORTER_OTLP_CERTIFICATE", "ADK_AGENT_CERTIFICATE"),
+    ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "ADK_AGENT_CLIENT_CERTIFICATE"),
+])
+def test_a_certificate_file_that_is_not_one(tmp_path: Path, variable: str, named: str) -> None:
+    garbage = tmp_path / "not-a.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADK_AGENT_", "OTEL_"))}
+    env.update({"OTEL_EXPORTER_OTLP_ENDPOINT": "https://127.0.0.1:4317", variable: str(garbage),
+                "ADK_AGENT_HEALTH_ADDRESS": ""})
+    if "CLIENT" in variable:  # the key goes with it
+        env["OTEL_EXPORTER_OTLP_CLIENT_KEY"] = str(garbage)
+    r = subprocess.run([sys.executable, "-m", "agent", "run"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and named in r.stderr and str(garbage) in r.stderr
+
+
 def test_health_endpoint_survives_garbage_and_floods(agents: list, tmp_path: Path) -> None:
     port = free_port()
     agent = AgentProcess({"ADK_AGENT_EXPORTER": "none", "ADK_AGENT_INTERVAL": "200ms",
