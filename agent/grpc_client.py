@@ -96,7 +96,7 @@ class Channel:
         Never raises for what the network or the server does: that is in Reply.status."""
         deadline = time.monotonic() + timeout
         try:
-            reused = self._usable()
+            reused = self._usable(deadline)
             try:
                 return self._call(path, message, metadata, deadline)
             except _Unprocessed:
@@ -105,24 +105,23 @@ class Channel:
                 # a connection the server had closed while idle: once more on a new one
                 self.close()
                 return self._call(path, message, metadata, deadline)
-        except _Unprocessed as exc:
-            self.close()
-            return Reply("UNAVAILABLE", str(exc))
-        except _Failed as exc:
-            self.close()
+        except (_Unprocessed, _Failed, OSError, h2.exceptions.H2Error) as exc:
+            self.close()  # its state is unknown now: the next call starts afresh
+            return self._failure(exc, timeout)
+
+    def _failure(self, exc: Exception, timeout: float) -> Reply:
+        if isinstance(exc, _Failed):
             return Reply(exc.status, str(exc))
-        except TimeoutError:
-            self.close()
+        if isinstance(exc, TimeoutError):
             return Reply("DEADLINE_EXCEEDED", f"no reply from {self.authority} within {timeout:g}s")
-        except OSError as exc:  # ssl.SSLError included: it has a reason, not a strerror
-            self.close()
+        if isinstance(exc, h2.exceptions.H2Error):
+            return Reply("UNAVAILABLE", f"HTTP/2 error with {self.authority}: {exc}")
+        if isinstance(exc, OSError):  # ssl.SSLError too: it has a reason, not a strerror
             reason = getattr(exc, "reason", None)
             what = f"TLS failed: {reason}" if reason else (exc.strerror or str(exc) or
                                                              type(exc).__name__)
             return Reply("UNAVAILABLE", f"{self.authority}: {what}")
-        except h2.exceptions.H2Error as exc:
-            self.close()
-            return Reply("UNAVAILABLE", f"HTTP/2 error with {self.authority}: {exc}")
+        return Reply("UNAVAILABLE", str(exc))  # _Unprocessed
 
     def _call(self, path: str, message: bytes, metadata: Sequence[tuple[str, str]],
               deadline: float) -> Reply:
@@ -190,7 +189,7 @@ class Channel:
         self._sock, self._h2 = sock, conn
         self._flush(deadline)
 
-    def _usable(self) -> bool:
+    def _usable(self, deadline: float) -> bool:
         """Whether a connection is open and was not closed by the server while idle (what
         arrived meanwhile, pings and settings, is answered here)."""
         sock, conn = self._sock, self._h2
@@ -204,7 +203,7 @@ class Channel:
                                    for e in events or ()):
                     self.close()
                     return False
-            self._flush(time.monotonic() + 1.0)
+            self._flush(deadline)
         except (OSError, h2.exceptions.H2Error):
             self.close()
             return False
