@@ -87,6 +87,7 @@ class Channel:
         self.user_agent = user_agent
         self._sock: socket.socket | None = None
         self._h2: h2.connection.H2Connection | None = None
+        self._closed = False
 
     # -- the call ---------------------------------------------------------------------------
 
@@ -103,10 +104,10 @@ class Channel:
                 if not reused:
                     raise
                 # a connection the server had closed while idle: once more on a new one
-                self.close()
+                self._drop()
                 return self._call(path, message, metadata, deadline)
         except (_Unprocessed, _Failed, OSError, h2.exceptions.H2Error) as exc:
-            self.close()  # its state is unknown now: the next call starts afresh
+            self._drop()  # its state is unknown now: the next call starts afresh
             return self._failure(exc, timeout)
 
     def _failure(self, exc: Exception, timeout: float) -> Reply:
@@ -125,10 +126,11 @@ class Channel:
 
     def _call(self, path: str, message: bytes, metadata: Sequence[tuple[str, str]],
               deadline: float) -> Reply:
+        if self._closed:
+            raise ConnectionAbortedError("the channel was closed")
         if self._h2 is None:
             self._connect(deadline)
-        conn = self._h2
-        assert conn is not None
+        _, conn = self._live()
         sid = conn.get_next_available_stream_id()
         flag = 0
         headers = [(":method", "POST"), (":scheme", "https" if self.tls else "http"),
@@ -164,7 +166,7 @@ class Channel:
         while not reply.ended:
             reply.take(self._receive(deadline))
         if reply.goaway:  # the server is going away: the next call opens a new connection
-            self.close()
+            self._drop()
         return reply.result()
 
     # -- the connection ---------------------------------------------------------------------
@@ -201,35 +203,47 @@ class Channel:
                 events = conn.receive_data(data) if data else None
                 if not data or any(isinstance(e, h2.events.ConnectionTerminated)
                                    for e in events or ()):
-                    self.close()
+                    self._drop()
                     return False
             self._flush(deadline)
         except (OSError, h2.exceptions.H2Error):
-            self.close()
+            self._drop()
             return False
         return True
 
+    def _live(self) -> tuple[socket.socket, h2.connection.H2Connection]:
+        sock, conn = self._sock, self._h2
+        if sock is None or conn is None:  # close() from another thread (shutdown)
+            raise ConnectionAbortedError("the connection was closed")
+        return sock, conn
+
     def _flush(self, deadline: float) -> None:
-        assert self._h2 is not None and self._sock is not None
-        out = self._h2.data_to_send()
+        sock, conn = self._live()
+        out = conn.data_to_send()
         if out:
-            self._sock.settimeout(_left(deadline))
-            self._sock.sendall(out)
+            sock.settimeout(_left(deadline))
+            sock.sendall(out)
 
     def _receive(self, deadline: float) -> list[h2.events.Event]:
-        assert self._h2 is not None and self._sock is not None
-        self._sock.settimeout(_left(deadline))
-        data = self._sock.recv(65536)
+        sock, conn = self._live()
+        sock.settimeout(_left(deadline))
+        data = sock.recv(65536)
         if not data:
             raise _Unprocessed(f"{self.authority} closed the connection")
-        events = self._h2.receive_data(data)
+        events = conn.receive_data(data)
         for e in events:  # let the server send more
             if isinstance(e, h2.events.DataReceived) and e.flow_controlled_length:
-                self._h2.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
         self._flush(deadline)  # also the acks of its pings and settings
         return events
 
     def close(self) -> None:
+        """End the channel: a call in progress (on another thread) returns UNAVAILABLE, and
+        no later call connects again."""
+        self._closed = True
+        self._drop()
+
+    def _drop(self) -> None:
         sock, self._sock, self._h2 = self._sock, None, None
         if sock is not None:
             with suppress(OSError):  # wakes a call blocked in recv on another thread

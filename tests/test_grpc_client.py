@@ -120,6 +120,7 @@ def test_close_from_another_thread_ends_a_call_in_progress(silent_server: int) -
     channel.close()
     caller.join(10)
     assert not caller.is_alive() and replies[0].status == "UNAVAILABLE"
+    assert call(channel).status == "UNAVAILABLE" and channel._sock is None  # stays closed
 
 
 def test_a_server_that_is_not_grpc() -> None:
