@@ -45,6 +45,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from entry import run_main  # noqa: E402
 from floor import shape_of  # noqa: E402
 from receiver import Arrival, Receiver  # noqa: E402
 
@@ -399,10 +400,6 @@ def table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float,
@@ -426,8 +423,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--seconds: at least 3")
     RESULTS.mkdir(parents=True, exist_ok=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)
-    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the children are stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
     result = run(seconds, warmup, RESULTS, adk_env)
     if a.scaling:
         result["scaling"] = scaling(8.0 if a.quick else a.scaling_seconds, warmup, RESULTS)
@@ -438,8 +433,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:  # the children are already stopped
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    raise SystemExit(run_main(main))

@@ -25,7 +25,6 @@ import json
 import os
 import pstats
 import resource
-import signal
 import socket
 import struct
 import sys
@@ -43,6 +42,7 @@ sys.path.insert(0, str(HERE))
 for _key in [k for k in os.environ if k.startswith(("ADK_AGENT_", "OTEL_"))]:
     del os.environ[_key]
 
+from entry import run_main  # noqa: E402
 from opentelemetry.sdk.metrics.export import (  # noqa: E402
     MetricExporter,
     MetricExportResult,
@@ -324,7 +324,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=RESULTS / "sources.json")
     a = p.parse_args(argv)
     rounds = 60 if a.quick else a.rounds
-    signal.signal(signal.SIGTERM, _interrupt)
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"rounds": rounds, "per_source_us": per_source(rounds),
               "whole_cycle": whole_cycle(rounds),
@@ -340,13 +339,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except KeyboardInterrupt:  # the children are already stopped
-        print("interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+    raise SystemExit(run_main(main))
