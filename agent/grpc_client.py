@@ -40,10 +40,9 @@ STATUS = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
 HTTP_STATUS = {400: "INTERNAL", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                404: "UNIMPLEMENTED", 429: "UNAVAILABLE", 502: "UNAVAILABLE",
                503: "UNAVAILABLE", 504: "UNAVAILABLE"}
-# RST_STREAM error codes (RFC 9113) as gRPC statuses
-RESET_STATUS = {0x7: "UNAVAILABLE", 0x8: "CANCELLED", 0xB: "RESOURCE_EXHAUSTED",
-                0xC: "PERMISSION_DENIED"}
+# RST_STREAM error codes (RFC 9113) as gRPC statuses; REFUSED_STREAM is sent again instead
 REFUSED_STREAM = 0x7
+RESET_STATUS = {0x8: "CANCELLED", 0xB: "RESOURCE_EXHAUSTED", 0xC: "PERMISSION_DENIED"}
 # hpack logs every header it encodes, values included, at debug level: header values are
 # credentials here, so never let them through, whatever the agent's own log level.
 for _name in ("hpack", "h2"):

@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
 
-from agent.grpc_client import Channel
+from agent.grpc_client import Channel, Reply
 from agent.settings import load_config
 from agent.transport import EXPORT_PATH, GrpcSender
 from tests.otlp_receiver import Receiver, free_port
@@ -33,7 +33,7 @@ def request(points: int = 1, name: str = "test.gauge") -> ExportMetricsServiceRe
 
 
 def call(channel: Channel, req: ExportMetricsServiceRequest | None = None,
-         metadata: tuple[tuple[str, str], ...] = (), timeout: float = 5.0):  # type: ignore[no-untyped-def]
+         metadata: tuple[tuple[str, str], ...] = (), timeout: float = 5.0) -> Reply:
     return channel.call(EXPORT_PATH, (req or request()).SerializeToString(), metadata, timeout)
 
 
