@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = {dest: getattr(args, dest) for dest, _ in FLAGS.values() if hasattr(args, dest)}
-    from agent.settings import ConfigError, load_settings
+    from agent.config.settings import ConfigError, load_settings
 
     try:
         settings = load_settings(**flags)
@@ -84,7 +84,7 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 def check(settings: Any) -> int:
-    from agent.pipeline import select
+    from agent.catalog import select
 
     print(json.dumps(settings.redacted(), indent=2, default=str))
     print(f"{len(select(settings.to_config()))} metrics enabled", file=sys.stderr)
@@ -100,7 +100,6 @@ def once(settings: Any, fmt: str) -> int:
         return _fail(str(exc).splitlines()[0])
     agent.collect()  # primes the figures that are rates over a cycle (utilization)
     time.sleep(0.5)
-    agent.new_cycle()
     result = agent.collect()
     if fmt == "json":
         out = [{"name": b.metric.name, "kind": str(b.metric.kind), "unit": b.metric.unit,

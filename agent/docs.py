@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import sys
 
-from agent.catalog import CATALOG, Metric, Schema
-from agent.settings import PREFIX, STANDARD_ENV, Settings
+from agent.catalog import CATALOG
+from agent.config.settings import PREFIX, STANDARD_ENV, Settings
+from agent.sources.base import Metric, Schema
 
 _INSTRUMENT = {"counter": "ObservableCounter", "updowncounter": "ObservableUpDownCounter",
                "gauge": "ObservableGauge"}

@@ -1,104 +1,57 @@
-"""The agent: config -> sources -> instruments -> reader -> exporter; start and stop."""
+"""The agent: config -> sources -> instruments -> reader -> exporter; start and stop.
+
+The pipeline owns the collection cycle: every collection the SDK's reader makes (periodic, the
+first one at start-up, the last one at shutdown, `once`) opens a new cycle, so each source reads
+afresh and reads at most once within it. It also measures the sources from above (time and
+errors per source, into Telemetry) for whatever reports them.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Instrument, Observation
 from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
 from agent import DISTRO_NAME, __version__
-from agent.catalog import CATALOG, Kind, Metric
-from agent.config import Config
-from agent.exporting import QueuedExporter, build_exporter
-from agent.hostfs import HostFS, use_proc
-from agent.resource import build_resource
-from agent.sources import REGISTRY, Context, Source
-from agent.sources.base import NameFilter, Obs, Observer
-from agent.sources.selftel import SelfSource
+from agent.catalog import select
+from agent.config.plain import Config
+from agent.export.exporter import QueuedExporter, build_exporter
+from agent.host.resource import build_resource
+from agent.sources import SOURCES
+from agent.sources.base import Context, Kind, Metric, Obs, Observer, Source
+from agent.telemetry import NAME as TELEMETRY
+from agent.telemetry import Reporter, Telemetry, describe
 
 log = logging.getLogger("agent")
-
-
-def describe(exc: BaseException) -> str:
-    """One line for a read failure: what failed and on which file, no traceback."""
-    if type(exc).__name__ == "AccessDenied":  # psutil's, without importing psutil for it
-        return "permission denied"
-    if isinstance(exc, OSError) and exc.filename:
-        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def select(config: Config) -> list[Metric]:
-    """The catalog rows to export: on by default or asked for, from sources that run."""
-    on = set(config.metrics_enabled)
-    off = set(config.metrics_disabled)
-    schemas = {"semconv", "adk"} if config.metric_schema == "both" else {config.metric_schema}
-    return [m for m in CATALOG
-            if m.schema in schemas and m.source in config.sources and m.name not in off
-            and (m.enabled or m.name in on)]
-
-
-def build_context(config: Config) -> Context:
-    return Context(
-        host=HostFS(config.root_path),
-        interval=config.interval,
-        per_cpu=config.per_cpu,
-        disks=NameFilter(tuple(config.disks_include), tuple(config.disks_exclude)),
-        interfaces=NameFilter(tuple(config.interfaces_include),
-                              tuple(config.interfaces_exclude)),
-        mountpoints=NameFilter(tuple(config.mountpoints_include),
-                               tuple(config.mountpoints_exclude)),
-        fs_types=NameFilter(tuple(config.fs_types_include), tuple(config.fs_types_exclude)),
-        processes=tuple(config.processes),
-        source_intervals=dict(config.source_intervals),
-        source_timeout=config.source_timeout,
-        service_version=config.service_version,
-        git_commit=config.git_commit,
-    )
-
-
-class SourceFaults:
-    """One warning when a source starts failing, one line when it recovers: never per cycle."""
-
-    def __init__(self) -> None:
-        self.failing: dict[str, dict[str, str]] = {}  # source -> metric -> error
-        self.errors: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def failed(self, metric: Metric, exc: BaseException) -> None:
-        text = describe(exc)
-        with self._lock:
-            self.errors[metric.source] = self.errors.get(metric.source, 0) + 1
-            now = self.failing.setdefault(metric.source, {})
-            first = not now
-            now[metric.name] = text
-        if first:
-            log.warning("source %s failed: %s (its metrics are skipped until it recovers)",
-                        metric.source, text)
-
-    def ok(self, metric: Metric) -> None:
-        with self._lock:
-            now = self.failing.get(metric.source)
-            if not now or metric.name not in now:
-                return
-            del now[metric.name]
-            recovered = not now
-        if recovered:
-            log.info("source %s recovered", metric.source)
 
 
 @dataclass
 class Bound:
     metric: Metric
     observer: Observer
-    seconds: float = 0.0  # how long its last observation took (self-telemetry)
+
+
+class CycleReader(PeriodicExportingMetricReader):
+    """The SDK's periodic reader, with each collection a collection cycle: `opened` before
+    the instruments are observed, `done` after."""
+
+    def __init__(self, exporter: MetricExporter, interval: float, timeout: float,
+                 opened: Callable[[], object], done: Callable[[], object]) -> None:
+        super().__init__(exporter, export_interval_millis=interval * 1000,
+                         export_timeout_millis=timeout * 1000)
+        self._opened, self._done = opened, done
+
+    def collect(self, timeout_millis: float = 10_000) -> None:
+        self._opened()
+        try:
+            super().collect(timeout_millis=timeout_millis)
+        finally:
+            self._done()
 
 
 class Agent:
@@ -106,35 +59,33 @@ class Agent:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.context = build_context(config)
-        # psutil's reads (process names, pattern targets) come from the same proc as ours.
-        use_proc(self.context.host.proc)
+        self.telemetry = Telemetry()
+        self.context = Context.build(config)
         self.sources: dict[str, Source] = {
-            name: REGISTRY[name](self.context) for name in config.sources}
-        if isinstance(own := self.sources.get("agent"), SelfSource):
-            own.agent = self
-        self.faults = SourceFaults()
-        self.capped: set[str] = set()  # metrics already warned about the series cap
+            name: cls(self.context) for name, cls in SOURCES.items() if name in config.sources}
         observers = {name: src.observers() for name, src in self.sources.items()}
+        observers[TELEMETRY] = Reporter(self.telemetry, config.sources).observers()
         self.bound = [Bound(m, observers[m.source][m.name]) for m in select(config)]
+        self.capped: set[str] = set()  # metrics already warned about the series cap
         self.provider: MeterProvider | None = None
         self.exporter: QueuedExporter | None = None
-        self.reader: PeriodicExportingMetricReader | None = None
+        self.reader: CycleReader | None = None
         self.started = time.monotonic()
         self.last_collect: float | None = None  # when a callback last ran (liveness)
         self.stopping = False
 
     def observe(self, bound: Bound) -> list[Obs]:
         """One metric's observations for this cycle; a failing source yields none."""
+        source = bound.metric.source
         started = time.perf_counter()
         try:
             out = list(bound.observer())
         except Exception as exc:
-            self.faults.failed(bound.metric, exc)
+            self.telemetry.failed(source, bound.metric.name, exc)
             return []
         finally:
-            bound.seconds = time.perf_counter() - started
-        self.faults.ok(bound.metric)
+            self.telemetry.timed(source, time.perf_counter() - started)
+        self.telemetry.ok(source, bound.metric.name)
         if len(out) > self.config.max_series:
             if bound.metric.name not in self.capped:
                 self.capped.add(bound.metric.name)
@@ -144,15 +95,25 @@ class Agent:
             del out[self.config.max_series:]
         return out
 
-    def new_cycle(self) -> None:
-        """Forget this cycle's reads so the next observation reads afresh."""
-        self.context.shared.memo.entries.clear()
-        for source in self.sources.values():
-            source.memo.entries.clear()
-
     def collect(self) -> dict[str, list[Obs]]:
-        """One collection without exporting (for `once`)."""
-        return {b.metric.name: self.observe(b) for b in self.bound}
+        """One collection cycle without exporting (for `once`)."""
+        self.context.cycle.open()
+        try:
+            return {b.metric.name: self.observe(b) for b in self.bound}
+        finally:
+            self.telemetry.cycle_done()
+
+    def figures(self) -> dict[str, object]:
+        """The sources' parts of the health document, from the last cycle's reads."""
+        out: dict[str, object] = {}
+        for source in self.sources.values():
+            for section, value in source.figures().items():
+                known = out.get(section)
+                if isinstance(known, dict) and isinstance(value, dict):
+                    known.update(value)  # a section two sources share (disk: io and space)
+                else:
+                    out[section] = value
+        return out
 
     def _callback(self, bound: Bound) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
@@ -165,9 +126,10 @@ class Agent:
         exporter = build_exporter(s)
         if isinstance(exporter, QueuedExporter):
             self.exporter = exporter
-        self.reader = PeriodicExportingMetricReader(
-            exporter, export_interval_millis=s.interval * 1000,
-            export_timeout_millis=s.export_timeout * 1000)
+            self.telemetry.export = exporter
+        self.reader = CycleReader(exporter, s.interval, s.export_timeout,
+                                  opened=self.context.cycle.open,
+                                  done=self.telemetry.cycle_done)
         # Exemplars tie measurements to traces; observations of the host have none, and
         # sampling for them costs every point of every cycle.
         self.provider = MeterProvider(resource=build_resource(s, self.context.host),

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from agent import __version__
-from agent.config import Config
+from agent.config.plain import Config
 
 FD_VARIABLE = "_ADK_AGENT_CONFIG_FD"
 HANDOFF_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -102,7 +102,7 @@ def _start(config: Config) -> tuple[Any, Any]:
         raise StartError(str(exc).splitlines()[0]) from None
     health = None
     if config.health_address:
-        from agent.health import HealthServer
+        from agent.health.server import HealthServer
 
         try:
             health = HealthServer(agent, config.health_address)

@@ -1,14 +1,16 @@
 """adk-agent's costs inside one process, no network:
 
   per source  CPU µs per collection cycle of each source's observers (default configuration),
-              timed with time.thread_time around agent.observe(bound), agent.new_cycle() between
-              cycles; then the whole in-process cycle: the SDK's collection and aggregation
-              (reader.collect() less the observers), OTLP encoding and protobuf serialisation;
+              timed with time.thread_time around agent.observe(bound), a new collection
+              cycle opened before each; then the whole in-process cycle: the SDK's collection
+              and aggregation (reader.collect() less the observers), OTLP encoding and protobuf
+              serialisation;
   scaling     the cycle with 1, 10 and 100 `pid:N` process targets (sleeping children this
               script spawns): the process source alone and the whole cycle, per series;
   sockets     counting TCP/UDP sockets by state: psutil.net_connections("inet") against
-              agent.procfs.count_sockets("/proc/net") (and agent.sockdiag, which the agent uses
-              on Linux), with no extra sockets and with --sockets extra loopback sockets open.
+              agent.host.procfs.count_sockets("/proc/net") (and agent.host.sockdiag, which the
+              agent uses on Linux), with no extra sockets and with --sockets extra loopback
+              sockets open.
 
     .venv/bin/python bench/sources.py [--quick] [--profile]
 
@@ -50,19 +52,19 @@ from opentelemetry.sdk.metrics.export import (  # noqa: E402
 )
 from run import sleepers  # noqa: E402
 
-from agent import procfs, sockdiag  # noqa: E402
-from agent.config import Config  # noqa: E402
-from agent.encoding import Encoder  # noqa: E402
+from agent.config.plain import Config  # noqa: E402
+from agent.config.settings import load_config  # noqa: E402
+from agent.export.encoding import Encoder  # noqa: E402
+from agent.host import procfs, sockdiag  # noqa: E402
 from agent.pipeline import Agent, Bound  # noqa: E402
-from agent.settings import load_config  # noqa: E402
 
 RESULTS = HERE / "results"
 CPU = time.thread_time  # this thread's CPU time: the agent's callbacks run in the caller's thread
 
 
 def config(**flags: Any) -> Config:
-    # A long interval: the reader's own timer never fires while we drive the cycles; every
-    # cycle starts with new_cycle(), which drops the memoised reads as a real cycle would.
+    # A long interval: the reader's own timer never fires while we drive the cycles; each
+    # collection opens a new cycle, so every cycle reads afresh as a real one does.
     return load_config(exporter="none", interval="3600s", health_address="", **flags)
 
 
@@ -73,11 +75,10 @@ def per_source(rounds: int) -> dict[str, float]:
     meminfo, vmstat) count for the first source that asks for them in a cycle."""
     agent = Agent(config())
     for _ in range(5):
-        agent.new_cycle()
         agent.collect()
     spent: dict[str, float] = {}
     for _ in range(rounds):
-        agent.new_cycle()
+        agent.context.cycle.open()
         for bound in agent.bound:
             t = CPU()
             agent.observe(bound)
@@ -105,8 +106,8 @@ class Capture(MetricExporter):
 
 
 class Cycle:
-    """A started agent whose cycles are run by hand: new_cycle() then reader.collect(), which
-    calls every instrument's callback in this thread, aggregates, and hands the batch to the
+    """A started agent whose cycles are run by hand: reader.collect() opens a cycle, calls
+    every instrument's callback in this thread, aggregates, and hands the batch to the
     exporter; then the batch is encoded to OTLP and serialised as the gRPC sender would."""
 
     def __init__(self, cfg: Config) -> None:
@@ -133,7 +134,6 @@ class Cycle:
         assert self.agent.reader is not None
         self.observers = 0.0
         t0 = CPU()
-        self.agent.new_cycle()
         self.agent.reader.collect()
         t1 = CPU()
         request = self.encoder.encode(self.capture.data)  # the agent's own encoder
@@ -176,12 +176,11 @@ def whole_cycle(rounds: int, **flags: Any) -> dict[str, float]:
 def process_source(targets: str, rounds: int) -> dict[str, float]:
     """The process source alone: µs per cycle of its observers and the series they yield."""
     agent = Agent(config(processes=targets, sources="process"))
-    agent.new_cycle()
     agent.collect()
     series = 0
     t = CPU()
     for _ in range(rounds):
-        agent.new_cycle()
+        agent.context.cycle.open()
         series = sum(len(agent.observe(b)) for b in agent.bound)
     us = (CPU() - t) / rounds * 1e6
     return {"series": series, "us": round(us, 1), "us_per_series": round(us / series, 2)}

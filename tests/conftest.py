@@ -44,17 +44,6 @@ def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
         a.kill()
 
 
-@pytest.fixture(autouse=True)
-def _procfs_restored(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An Agent points psutil at its host root for the whole process; undo that per test."""
-    import psutil
-
-    import agent.hostfs
-
-    monkeypatch.setattr(agent.hostfs, "_procfs_path", agent.hostfs._procfs_path)
-    monkeypatch.setattr(psutil, "PROCFS_PATH", psutil.PROCFS_PATH)
-
-
 # Property tests explore new examples on every local run; CI replays a fixed sequence so a
 # run's verdict does not depend on luck (explore wider with HYPOTHESIS_PROFILE=deep).
 settings.register_profile("dev", max_examples=300)

@@ -1,24 +1,77 @@
-"""What every source shares: its context, its per-cycle memo, interned attribute sets."""
+"""The Source contract: what a source module declares, and what it is given.
+
+A source is one class in one module of this package. It declares its `name`, its catalog rows
+(`metrics`: name, instrument kind, unit, description, attribute keys, on by default or not,
+schema) and, per row, an observer (`observers()`); it may add its part of the health document
+(`figures()`). The package finds it (agent/sources/__init__.py): there is no list to extend.
+
+A source is built with a Context: the Config itself, the host's paths, the platform's reader
+and the collection cycle. Its reads are memoised for the cycle
+(`@per_cycle` on `self.memo`); a source with a slower interval keeps them for a whole number of
+cycles.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-import sys
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar
 
-from agent.hostfs import HostFS
-from agent.snapshot import Memo
-from agent.sources.shared import SharedReads
+from agent.config.plain import Config
+from agent.host.cycle import Cycle, Memo
+from agent.host.paths import HostFS
+from agent.host.reader import Reader, choose
 
 AttrValue = str | int
 Attributes = Mapping[str, AttrValue]
 Obs = tuple[float | int, Attributes]
 Observer = Callable[[], Iterable[Obs]]
-
-LINUX = sys.platform.startswith("linux")
+Figures = dict[str, Any]  # a source's part of the health document
 NO_ATTRS: Attributes = {}
+
+
+class Kind(StrEnum):
+    COUNTER = "counter"  # monotonic total -> ObservableCounter
+    UPDOWN = "updowncounter"  # an amount that can go down -> ObservableUpDownCounter
+    GAUGE = "gauge"  # a ratio or level -> ObservableGauge
+
+
+class Schema(StrEnum):
+    SEMCONV = "semconv"
+    ADK = "adk"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One catalog row. `source` is filled in from the declaring source by the catalog."""
+
+    name: str
+    kind: Kind
+    unit: str
+    description: str
+    attributes: tuple[str, ...] = ()
+    enabled: bool = True
+    schema: Schema = Schema.SEMCONV
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a source is given; built once at start-up."""
+
+    config: Config
+    host: HostFS
+    read: Reader
+    cycle: Cycle
+
+    @classmethod
+    def build(cls, config: Config) -> Context:
+        host = HostFS(config.root_path)
+        cycle = Cycle()
+        return cls(config, host, choose(host, cycle, config.per_cpu), cycle)
 
 
 @dataclass(frozen=True)
@@ -39,28 +92,6 @@ class NameFilter:
         return verdict
 
 
-@dataclass(frozen=True)
-class Context:
-    """What the settings tell a source; built once at start-up."""
-
-    host: HostFS = field(default_factory=HostFS)
-    interval: float = 10.0
-    per_cpu: bool = False
-    disks: NameFilter = field(default_factory=NameFilter)
-    interfaces: NameFilter = field(default_factory=NameFilter)
-    mountpoints: NameFilter = field(default_factory=NameFilter)
-    fs_types: NameFilter = field(default_factory=NameFilter)
-    processes: tuple[str, ...] = ("self",)
-    source_intervals: Mapping[str, float] = field(default_factory=dict)
-    source_timeout: float = 2.0
-    service_version: str | None = None
-    git_commit: str | None = None
-    shared: SharedReads = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shared", SharedReads(self.host, self.interval, self.per_cpu))
-
-
 class Attrs:
     """Interns attribute dicts so a series reuses one dict across cycles."""
 
@@ -75,17 +106,30 @@ class Attrs:
         return attrs
 
 
+def every_cycles(interval: float, export_interval: float) -> int:
+    """The whole number of export cycles nearest a source's interval (halves round down, so
+    timer jitter never stretches it); never fewer than one."""
+    return max(1, math.ceil(interval / export_interval - 0.5))
+
+
 class Source:
-    """A domain's reads (memoised per cycle) and the observers of its catalog names."""
+    """A domain's reads (memoised per cycle) and the observers of its catalog rows."""
 
     name: ClassVar[str]
+    metrics: ClassVar[tuple[Metric, ...]]
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        interval = ctx.source_intervals.get(self.name, ctx.interval)
-        # Fresh once per export cycle; a slower source keeps its reads for its own interval.
-        # Half an export interval of slack absorbs timer jitter between cycles.
-        self.memo = Memo(max(interval, ctx.interval) - ctx.interval / 2)
+        self.config = ctx.config
+        self.read = ctx.read
+        interval = ctx.config.source_intervals.get(self.name, ctx.config.interval)
+        self.memo = Memo(ctx.cycle, every_cycles(interval, ctx.config.interval))
 
     def observers(self) -> dict[str, Observer]:
+        """An observer for each row of `metrics`."""
         raise NotImplementedError
+
+    def figures(self) -> Figures:
+        """This source's part of the health document, from what the last cycle read (never a
+        read of its own: probes must cost nothing). Sections may be shared by sources."""
+        return {}

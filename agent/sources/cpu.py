@@ -4,28 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from agent import procfs
-from agent.hostfs import psutil
-from agent.procfs import CPU_MODES
-from agent.snapshot import Memo, per_cycle
-from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
+from agent.host.cycle import Memo, per_cycle
+from agent.host.procfs import CPU_MODES
+from agent.host.reader import Times
+from agent.sources.base import (
+    NO_ATTRS,
+    Attrs,
+    Context,
+    Figures,
+    Kind,
+    Metric,
+    Obs,
+    Observer,
+    Schema,
+    Source,
+    every_cycles,
+)
 
-Times = dict[str, float]
-# psutil's field names on other platforms, as cpu.mode values
-_PSUTIL_MODES = {"user": "user", "nice": "nice", "system": "system", "idle": "idle",
-                 "iowait": "iowait", "irq": "interrupt", "softirq": "softirq", "steal": "steal",
-                 "interrupt": "interrupt", "dpc": "interrupt"}
-
-
-def _from_psutil(t: object) -> Times:
-    out: Times = {}
-    for name, value in t._asdict().items():  # type: ignore[attr-defined]
-        mode = _PSUTIL_MODES.get(name)
-        if mode is not None:
-            out[mode] = out.get(mode, 0.0) + value
-    return out
-
-
+C, U, G, A = Kind.COUNTER, Kind.UPDOWN, Kind.GAUGE, Schema.ADK
+MODE = ("cpu.mode", "cpu.logical_number")
 MIN_WINDOW = 0.2  # CPU-seconds (20 ticks at USER_HZ 100) before shares are reported
 
 
@@ -38,32 +35,43 @@ def utilization(prev: Times, cur: Times) -> Times | None:
     return {m: d / total for m, d in deltas.items()}
 
 
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
 class CpuSource(Source):
     name = "cpu"
+    metrics = (
+        Metric("system.cpu.time", C, "s", "Seconds each logical CPU spent in each mode", MODE),
+        Metric("system.cpu.utilization", G, "1",
+               "Share of CPU time in each mode since the previous cycle, 0..1", MODE),
+        Metric("system.cpu.logical.count", U, "{cpu}", "Logical CPUs"),
+        Metric("system.cpu.physical.count", U, "{cpu}", "Physical CPU cores"),
+        Metric("system.cpu.frequency", G, "Hz", "Current CPU frequency", ("cpu.logical_number",),
+               enabled=False),
+        Metric("adk_system_cpu_usage_percent", G, "%",
+               "System-wide CPU busy percentage since the previous cycle, 0..100", schema=A),
+        Metric("adk_system_cpu_usage_idle_percent", G, "%",
+               "System-wide CPU idle percentage since the previous cycle, 0..100", schema=A),
+        Metric("adk_system_cpu_count", G, "{cpu}", "Logical CPUs", schema=A),
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._mode = Attrs("cpu.mode")
         self._mode_cpu = Attrs("cpu.mode", "cpu.logical_number")
         self._cpu = Attrs("cpu.logical_number")
-        self._static = Memo(300.0)  # CPU counts change only on hot-plug
+        # CPU counts change only on hot-plug: read them every five minutes
+        self._static = Memo(ctx.cycle, every_cycles(300.0, ctx.config.interval))
         self._high: list[Times] = []  # highest value seen per series: counters never go back
         try:
-            self._prev: tuple[Times, list[Times]] | None = self._read()
+            self._prev: tuple[Times, list[Times]] | None = self.read.cpu_times()
         except Exception:  # the first cycle reports the failure
             self._prev = None
 
-    def _read(self) -> tuple[Times, list[Times]]:
-        if LINUX:
-            st = self.ctx.shared.stat()
-            return st.cpu, st.per_cpu
-        total = _from_psutil(psutil().cpu_times())
-        per = [_from_psutil(t) for t in psutil().cpu_times(percpu=True)] if self.ctx.per_cpu else []
-        return total, per
-
     @per_cycle
     def times(self) -> tuple[Times, list[Times]]:
-        total, per = self._read()
+        total, per = self.read.cpu_times()
         # /proc/stat's iowait is known to step backwards on some kernels; hold the high mark.
         series = [total, *per]
         if len(self._high) != len(series):
@@ -88,11 +96,11 @@ class CpuSource(Source):
             return None, []
         self._prev = cur
         per = ([utilization(p, c) for p, c in zip(prev[1], cur[1], strict=False)]
-               if self.ctx.per_cpu else [])
+               if self.config.per_cpu else [])
         return utilization(prev[0], cur[0]), per
 
     def _by_mode(self, total: Times | None, per: list[Times | None]) -> Iterator[Obs]:
-        if self.ctx.per_cpu:
+        if self.config.per_cpu:
             for n, times in enumerate(per):
                 for mode, value in (times or {}).items():
                     yield value, self._mode_cpu(mode, n)
@@ -102,22 +110,14 @@ class CpuSource(Source):
                     yield total[mode], self._mode(mode)
 
     def logical_count(self) -> int:
-        return self._static.get("logical", lambda: self.ctx.shared.stat().ncpu
-                                if LINUX else psutil().cpu_count() or 0)
-
-    def known_logical_count(self) -> int | None:
-        """The count as last read, without reading (for the health document)."""
-        return self._static.peek("logical")
+        return self._static.get("logical", self.read.logical_cpus)
 
     def physical_count(self) -> int | None:
-        def read() -> int | None:
-            cores = procfs.read_physical_cores(self.ctx.host.proc) if LINUX else None
-            return cores or psutil().cpu_count(logical=False)
-        return self._static.get("physical", read)
+        return self._static.get("physical", self.read.physical_cores)
 
     @per_cycle
     def frequency(self) -> list[float]:
-        return [f.current * 1e6 for f in psutil().cpu_freq(percpu=True)]
+        return self.read.cpu_frequencies()
 
     def observers(self) -> dict[str, Observer]:
         def physical() -> Iterator[Obs]:
@@ -137,8 +137,18 @@ class CpuSource(Source):
             "adk_system_cpu_count": lambda: [(self.logical_count(), NO_ATTRS)],
         }
 
+    @staticmethod
+    def _idle(util: tuple[Times | None, list[Times | None]] | None) -> float | None:
+        total = util[0] if util else None
+        return total.get("idle", 0.0) * 100 if total is not None else None
+
     def _percent(self, busy: bool) -> Iterator[Obs]:
-        total, _ = self.utilization()
-        if total is not None:
-            idle = total.get("idle", 0.0) * 100
+        idle = self._idle(self.utilization())
+        if idle is not None:
             yield (100 - idle if busy else idle), NO_ATTRS
+
+    def figures(self) -> Figures:
+        idle = self._idle(self.memo.peek("utilization"))
+        return {"cpu": {"usage_percent": _r(None if idle is None else 100 - idle),
+                        "idle_percent": _r(idle),
+                        "count": self._static.peek("logical")}}

@@ -10,13 +10,28 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from agent import procfs
-from agent.hostfs import psutil
-from agent.snapshot import per_cycle
-from agent.sources.base import LINUX, Attrs, Context, Obs, Observer, Source
-from agent.workers import DaemonPool
+from agent.host import procfs
+from agent.host.cycle import per_cycle
+from agent.host.workers import DaemonPool
+from agent.sources.base import (
+    Attrs,
+    Context,
+    Figures,
+    Kind,
+    Metric,
+    NameFilter,
+    Obs,
+    Observer,
+    Schema,
+    Source,
+)
 
 log = logging.getLogger(__name__)
+U, G, A = Kind.UPDOWN, Kind.GAUGE, Schema.ADK
+FS = ("system.device", "system.filesystem.mode", "system.filesystem.mountpoint",
+      "system.filesystem.state", "system.filesystem.type")
+FS_NO_STATE = FS[:3] + FS[4:]
+ADK = ("mountpoint", "device")
 # Filesystems on local block devices: statvfs answers from memory. Anything else (NFS, CIFS,
 # FUSE, Ceph...) may block on a server and goes through a worker with a timeout.
 LOCAL_TYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "exfat", "ntfs",
@@ -38,35 +53,37 @@ class FsUsage:
     def total(self) -> int:
         return self.used + self.free + self.reserved
 
+    @property
+    def percent(self) -> float:
+        """Used over what users can use (used + free): df's Use%."""
+        return self.used / (self.used + self.free) * 100 if self.used + self.free else 0.0
+
 
 class FilesystemSource(Source):
     name = "filesystem"
+    metrics = (
+        Metric("system.filesystem.usage", U, "By", "Filesystem space by state", FS),
+        Metric("system.filesystem.utilization", G, "1", "Share of filesystem space used",
+               FS_NO_STATE),
+        Metric("system.filesystem.limit", U, "By", "Filesystem size", FS_NO_STATE,
+               enabled=False),
+        Metric("adk_system_disk_usage_percent", G, "%", "Used space per mount point, as df's Use%",
+               ADK, schema=A),
+        Metric("adk_system_disk_free_bytes", G, "By", "Space free to users per mount point", ADK,
+               schema=A),
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._state = Attrs("system.device", "system.filesystem.mode",
-                            "system.filesystem.mountpoint", "system.filesystem.state",
-                            "system.filesystem.type")
-        self._fs = Attrs("system.device", "system.filesystem.mode", "system.filesystem.mountpoint",
-                         "system.filesystem.type")
-        self._adk = Attrs("mountpoint", "device")
+        c = ctx.config
+        self._fs_types = NameFilter(tuple(c.fs_types_include), tuple(c.fs_types_exclude))
+        self._mountpoints = NameFilter(tuple(c.mountpoints_include), tuple(c.mountpoints_exclude))
+        self._state = Attrs(*FS)
+        self._fs = Attrs(*FS_NO_STATE)
+        self._adk = Attrs(*ADK)
         self._unreadable: set[str] = set()
         self._stuck: dict[str, Future[os.statvfs_result]] = {}
         self._pool = DaemonPool(4, "adk-statvfs")
-
-    def mounts(self) -> list[procfs.Mount]:
-        host = self.ctx.host
-        if LINUX:
-            # pid 1's mount table is the host's (a host root, or a systemd unit whose private
-            # namespace would show every filesystem read-only); our own where it is hidden.
-            try:
-                return procfs.read_mounts(f"{host.proc}/1/mounts")
-            except (PermissionError, FileNotFoundError):
-                if host.contained:
-                    raise
-                return procfs.read_mounts(f"{host.proc}/self/mounts")
-        return [procfs.Mount(p.device, p.mountpoint, p.fstype, tuple(p.opts.split(",")))
-                for p in psutil().disk_partitions(all=True)]
 
     def _statvfs(self, m: procfs.Mount, deadline: float) -> os.statvfs_result | None:
         """statvfs in a worker so a stale network mount cannot hang the cycle: a mount whose
@@ -86,16 +103,15 @@ class FilesystemSource(Source):
         except FutureTimeout:
             self._stuck[m.mountpoint] = future
             log.warning("filesystem %s (%s) did not answer statvfs within %gs; skipped until "
-                        "it does", m.mountpoint, m.fstype, self.ctx.source_timeout)
+                        "it does", m.mountpoint, m.fstype, self.config.source_timeout)
             return None
 
     @per_cycle
     def usage(self) -> list[FsUsage]:
-        ctx = self.ctx
         out = []
-        deadline = time.monotonic() + ctx.source_timeout
-        for m in self.mounts():
-            if not (ctx.fs_types(m.fstype) and ctx.mountpoints(m.mountpoint)):
+        deadline = time.monotonic() + self.config.source_timeout
+        for m in self.read.mounts():
+            if not (self._fs_types(m.fstype) and self._mountpoints(m.mountpoint)):
                 continue
             try:
                 st = self._statvfs(m, deadline)
@@ -139,8 +155,14 @@ class FilesystemSource(Source):
             "system.filesystem.utilization": self._utilization,
             "system.filesystem.limit": self._limit,
             "adk_system_disk_usage_percent": lambda: [
-                (fs.used / (fs.used + fs.free) * 100 if fs.used + fs.free else 0.0,
-                 self._adk(fs.mountpoint, fs.device)) for fs in self.usage()],
+                (fs.percent, self._adk(fs.mountpoint, fs.device)) for fs in self.usage()],
             "adk_system_disk_free_bytes": lambda: [
                 (fs.free, self._adk(fs.mountpoint, fs.device)) for fs in self.usage()],
         }
+
+    def figures(self) -> Figures:
+        usage = self.memo.peek("usage")
+        if not usage:
+            return {}
+        return {"disk": {"usage": {u.mountpoint: {"percent": round(u.percent, 2),
+                                                  "free_bytes": u.free} for u in usage}}}

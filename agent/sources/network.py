@@ -2,59 +2,63 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 
-from agent import procfs, sockdiag
-from agent.hostfs import psutil
-from agent.procfs import NetDev
-from agent.snapshot import per_cycle
-from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
+from agent.host.cycle import per_cycle
+from agent.host.procfs import NetDev
+from agent.host.reader import SocketCounts
+from agent.sources.base import (
+    NO_ATTRS,
+    Attrs,
+    Context,
+    Figures,
+    Kind,
+    Metric,
+    NameFilter,
+    Obs,
+    Observer,
+    Schema,
+    Source,
+)
 
-log = logging.getLogger(__name__)
-
-
-def _from_psutil() -> dict[str, NetDev]:
-    return {nic: NetDev(c.bytes_recv, c.packets_recv, c.errin, c.dropin,
-                        c.bytes_sent, c.packets_sent, c.errout, c.dropout)
-            for nic, c in psutil().net_io_counters(pernic=True).items()}
+C, G, A = Kind.COUNTER, Kind.GAUGE, Schema.ADK
+NIC = ("network.interface.name", "network.io.direction")
+TOTALS = (("adk_system_network_bytes_sent_total", "tx_bytes", "By", "Bytes sent"),
+          ("adk_system_network_bytes_recv_total", "rx_bytes", "By", "Bytes received"),
+          ("adk_system_network_packets_sent_total", "tx_packets", "{packet}", "Packets sent"),
+          ("adk_system_network_packets_recv_total", "rx_packets", "{packet}",
+           "Packets received"))
 
 
 class NetworkSource(Source):
     name = "network"
+    metrics = (
+        Metric("system.network.io", C, "By", "Bytes sent and received", NIC),
+        Metric("system.network.packet.count", C, "{packet}", "Packets sent and received", NIC),
+        Metric("system.network.errors", C, "{error}", "Receive and transmit errors", NIC),
+        Metric("system.network.packet.dropped", C, "{packet}", "Packets dropped", NIC),
+        Metric("system.network.connection.count", Kind.UPDOWN, "{connection}",
+               "Sockets by transport and TCP state",
+               ("network.transport", "network.connection.state")),
+        *(Metric(name, G, unit, f"{what}, all interfaces", schema=A)
+          for name, _, unit, what in TOTALS),
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._nic = Attrs("network.interface.name", "network.io.direction")
+        c = ctx.config
+        self._keep = NameFilter(tuple(c.interfaces_include), tuple(c.interfaces_exclude))
+        self._nic = Attrs(*NIC)
         self._tcp = Attrs("network.transport", "network.connection.state")
         self._transport = Attrs("network.transport")
-        # netlink sees our own network namespace: right unless reading another host root
-        self._netlink = not ctx.host.contained
-        self._counter = sockdiag.SocketCounter()
 
     @per_cycle
     def interfaces(self) -> dict[str, NetDev]:
-        per = procfs.read_net_dev(f"{self.ctx.host.net}/dev") if LINUX else _from_psutil()
-        keep = self.ctx.interfaces
-        return {nic: c for nic, c in per.items() if keep(nic)}
+        return {nic: c for nic, c in self.read.interfaces().items() if self._keep(nic)}
 
     @per_cycle
-    def sockets(self) -> dict[tuple[str, str | None], int]:
-        if LINUX:
-            if self._netlink:
-                try:
-                    return self._counter.count()
-                except OSError as exc:  # no sock_diag here (old kernel, seccomp): use /proc
-                    log.info("netlink sock_diag unavailable (%s); counting sockets from %s",
-                             exc.strerror or exc, self.ctx.host.net)
-                    self._netlink = False
-            return procfs.count_sockets(self.ctx.host.net)
-        counts: dict[tuple[str, str | None], int] = {}
-        for c in psutil().net_connections(kind="inet"):
-            transport = "tcp" if c.type == 1 else "udp"
-            state = c.status.lower() if transport == "tcp" else None
-            counts[(transport, state)] = counts.get((transport, state), 0) + 1
-        return counts
+    def sockets(self) -> SocketCounts:
+        return self.read.sockets()
 
     def _pair(self, rx: str, tx: str) -> Callable[[], Iterator[Obs]]:
         def observe() -> Iterator[Obs]:
@@ -67,6 +71,9 @@ class NetworkSource(Source):
         for (transport, state), n in self.sockets().items():
             yield n, (self._transport(transport) if state is None else self._tcp(transport, state))
 
+    def _total(self, field: str) -> Observer:
+        return lambda: [(sum(getattr(c, field) for c in self.interfaces().values()), NO_ATTRS)]
+
     def observers(self) -> dict[str, Observer]:
         return {
             "system.network.io": self._pair("rx_bytes", "tx_bytes"),
@@ -74,11 +81,13 @@ class NetworkSource(Source):
             "system.network.errors": self._pair("rx_errs", "tx_errs"),
             "system.network.packet.dropped": self._pair("rx_drop", "tx_drop"),
             "system.network.connection.count": self._connections,
-            "adk_system_network_bytes_sent_total": self._total("tx_bytes"),
-            "adk_system_network_bytes_recv_total": self._total("rx_bytes"),
-            "adk_system_network_packets_sent_total": self._total("tx_packets"),
-            "adk_system_network_packets_recv_total": self._total("rx_packets"),
+            **{name: self._total(field) for name, field, _, _ in TOTALS},
         }
 
-    def _total(self, field: str) -> Observer:
-        return lambda: [(sum(getattr(c, field) for c in self.interfaces().values()), NO_ATTRS)]
+    def figures(self) -> Figures:
+        nics = self.memo.peek("interfaces")
+        return {"network": None if nics is None else {
+            "bytes_sent": sum(c.tx_bytes for c in nics.values()),
+            "bytes_recv": sum(c.rx_bytes for c in nics.values()),
+            "packets_sent": sum(c.tx_packets for c in nics.values()),
+            "packets_recv": sum(c.rx_packets for c in nics.values())}}

@@ -6,18 +6,62 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from agent import procfs
-from agent.hostfs import psutil
-from agent.snapshot import Memo, per_cycle
-from agent.sources.base import LINUX, Attributes, Attrs, Context, Obs, Observer, Source
-from agent.targets import parse_target, resolve
+from agent.config.targets import Target, parse_target
+from agent.host.cycle import Memo, per_cycle
+from agent.sources.base import (
+    Attributes,
+    Attrs,
+    Context,
+    Figures,
+    Kind,
+    Metric,
+    Obs,
+    Observer,
+    Schema,
+    Source,
+    every_cycles,
+)
 
 log = logging.getLogger(__name__)
 Ids = dict[str, str | int]  # a process's identity attributes
+ProcessTable = Callable[[], Iterable[tuple[int, str, list[str]]]]
+C, U, G, A = Kind.COUNTER, Kind.UPDOWN, Kind.GAUGE, Schema.ADK
+PROC = ("process.pid", "process.executable.name", "process.command")
+DIR = "disk.io.direction"
+APROC = ("pid", "name")
+
+
+def _read_pidfile(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:  # not written yet: the application has not started
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def resolve(targets: tuple[Target, ...], table: ProcessTable) -> list[int]:
+    """The pids the targets name right now, each once, in target order."""
+    pids: dict[int, None] = {}
+    scan = [t for t in targets if t.pattern is not None]
+    for t in targets:
+        if t.kind == "self":
+            pids[os.getpid()] = None
+        elif t.kind == "pid":
+            pids[int(t.value)] = None
+        elif t.kind == "pidfile" and (pid := _read_pidfile(t.value)) is not None:
+            pids[pid] = None
+    if scan:  # one walk of the process table serves every pattern target
+        for pid, name, cmdline in table():
+            for t in scan:
+                subject = name if t.kind == "name" else " ".join(cmdline)
+                if subject and t.pattern and t.pattern.search(subject):
+                    pids[pid] = None
+                    break
+    return list(pids)
 
 
 @dataclass(slots=True)
@@ -36,32 +80,58 @@ class Sample:
     utilization: tuple[float, float] | None = None
 
 
-@contextmanager
-def _psutil_errors() -> Iterator[None]:
-    """psutil's errors as the built-in ones the Linux reads raise, so one handler serves."""
-    ps = psutil()
-    try:
-        yield
-    except ps.NoSuchProcess as exc:
-        raise ProcessLookupError(exc.pid) from None
-    except ps.AccessDenied as exc:
-        raise PermissionError(13, "permission denied", str(exc.pid)) from None
-
-
 class ProcessSource(Source):
     name = "process"
+    metrics = (
+        Metric("process.cpu.time", C, "s", "CPU seconds of the process", (*PROC, "cpu.mode")),
+        Metric("process.cpu.utilization", G, "1",
+               "CPU time since the previous cycle over elapsed time and CPUs",
+               (*PROC, "cpu.mode")),
+        Metric("process.memory.usage", U, "By", "Resident memory (RSS)", PROC),
+        Metric("process.memory.virtual", U, "By", "Virtual memory (VMS)", PROC),
+        Metric("process.paging.faults", C, "{fault}", "Page faults of the process",
+               (*PROC, "system.paging.fault.type")),
+        Metric("process.disk.io", C, "By", "Bytes read from and written to storage",
+               (*PROC, DIR)),
+        Metric("process.thread.count", U, "{thread}", "Threads of the process", PROC),
+        Metric("process.unix.file_descriptor.count", U, "{file_descriptor}",
+               "Open file descriptors", PROC),
+        Metric("process.context_switches", C, "{context_switch}", "Context switches",
+               (*PROC, "process.context_switch.type")),
+        Metric("adk_process_cpu_usage_user_seconds", G, "s", "Total user CPU time of the process",
+               APROC, schema=A),
+        Metric("adk_process_cpu_usage_system_seconds", G, "s",
+               "Total system CPU time of the process", APROC, schema=A),
+        Metric("adk_process_cpu_usage_percent", G, "%",
+               "Process CPU since the previous cycle, percent of one CPU (may exceed 100)",
+               APROC, schema=A),
+        Metric("adk_process_memory_rss_bytes", G, "By", "Resident memory of the process", APROC,
+               schema=A),
+        Metric("adk_process_memory_vms_bytes", G, "By", "Virtual memory of the process", APROC,
+               schema=A),
+        Metric("adk_process_memory_usage_percent", G, "%",
+               "Resident memory as a percentage of system memory", APROC, schema=A),
+        Metric("adk_process_page_faults", G, "{fault}",
+               "Page faults of the process by type (minor, major)", (*APROC, "type"), schema=A),
+        Metric("adk_process_threads", G, "{thread}", "Threads of the process", APROC, schema=A),
+        Metric("adk_process_open_fds", G, "{file_descriptor}",
+               "Open file descriptors of the process", APROC, schema=A),
+        Metric("adk_process_io_read_bytes_total", G, "By",
+               "Bytes the process read from storage", APROC, schema=A),
+        Metric("adk_process_io_write_bytes_total", G, "By",
+               "Bytes the process wrote to storage", APROC, schema=A),
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._targets = tuple(parse_target(t) for t in ctx.processes)
-        self._procs: dict[int, psutil.Process] = {}  # other platforms: psutil reads
+        self._targets = tuple(parse_target(t) for t in ctx.config.processes)
         self._identities: dict[int, tuple[int, Ids, Ids]] = {}
         self._prev: dict[int, tuple[float, float, float]] = {}  # pid -> (wall, user, system)
         self._denied: set[tuple[int, str]] = set()  # (pid, what) already warned about
         self._ncpu = os.cpu_count() or 1
-        self._ids = Attrs("process.pid", "process.executable.name", "process.command")
-        self._adk_ids = Attrs("pid", "name")
-        self._static = Memo(300.0)
+        self._ids = Attrs(*PROC)
+        self._adk_ids = Attrs(*APROC)
+        self._static = Memo(ctx.cycle, every_cycles(300.0, ctx.config.interval))
         self._extra: dict[tuple[str | int, ...], dict[str, str | int]] = {}
 
     def with_attr(self, base: dict[str, str | int], key: str, value: str) -> Attributes:
@@ -72,10 +142,9 @@ class ProcessSource(Source):
             attrs = self._extra[k] = {**base, key: value}
         return attrs
 
-    def _optional(self, pid: int, what: str, read: Callable[[], object]) -> object | None:
+    def _optional(self, pid: int, what: str, read: Callable[[int], object]) -> object | None:
         try:
-            with nullcontext() if LINUX else _psutil_errors():
-                return read()
+            return read(pid)
         except PermissionError:
             if (pid, what) not in self._denied:
                 self._denied.add((pid, what))
@@ -84,60 +153,27 @@ class ProcessSource(Source):
         except (NotImplementedError, AttributeError):  # not on this platform
             return None
 
-    def _identity(self, pid: int, starttime: int) -> tuple[Ids, Ids]:
+    def _identity(self, pid: int, start: int) -> tuple[Ids, Ids]:
         """Name and command of a process, read once per process (pid and start time)."""
         known = self._identities.get(pid)
-        if known is not None and known[0] == starttime:
+        if known is not None and known[0] == start:
             return known[1], known[2]
-        if LINUX:
-            name, cmdline = procfs.read_pid_name(self.ctx.host.proc, pid)
-        else:
-            with _psutil_errors():
-                p = psutil().Process(pid)
-                name = p.name()
-                cmdline = self._optional(pid, "command line", p.cmdline) or [""]
-        ids = (self._ids(pid, name, cmdline[0]), self._adk_ids(pid, name))  # type: ignore[index]
-        self._identities[pid] = (starttime, *ids)
+        name, cmdline = self.read.process_name(pid)
+        ids = (self._ids(pid, name, cmdline[0]), self._adk_ids(pid, name))
+        self._identities[pid] = (start, *ids)
         return ids
 
-    def _sample_linux(self, pid: int) -> Sample:
-        proc = self.ctx.host.proc
-        st = procfs.read_pid_stat(proc, pid)
-        attrs, adk = self._identity(pid, st.starttime)
-        s = Sample(attrs, adk, st.user, st.system, st.rss, st.vsize,
-                   st.threads, faults=(st.minflt, st.majflt))
-        s.fds = self._optional(pid, "file descriptors",  # type: ignore[assignment]
-                               lambda: procfs.count_pid_fds(proc, pid))
-        s.io = self._optional(pid, "I/O counters",  # type: ignore[assignment]
-                              lambda: procfs.read_pid_io(proc, pid))
-        s.switches = self._optional(pid, "context switches",  # type: ignore[assignment]
-                                    lambda: procfs.read_pid_switches(proc, pid))
-        return s
-
-    def _sample_psutil(self, pid: int) -> Sample:
-        with _psutil_errors():
-            return self._read_psutil(pid)
-
-    def _read_psutil(self, pid: int) -> Sample:
-        p = self._procs.get(pid)
-        if p is None:
-            p = self._procs[pid] = psutil().Process(pid)
-        with p.oneshot():
-            attrs, adk = self._identity(pid, int(p.create_time() * 1000))
-            cpu = p.cpu_times()
-            mem = p.memory_info()
-            s = Sample(attrs, adk, cpu.user, cpu.system, mem.rss, mem.vms, p.num_threads())
-            s.fds = self._optional(pid, "file descriptors", p.num_fds)  # type: ignore[assignment]
-            io = self._optional(pid, "I/O counters", p.io_counters)
-            if io is not None:
-                s.io = (io.read_bytes, io.write_bytes)  # type: ignore[attr-defined]
-            sw = self._optional(pid, "context switches", p.num_ctx_switches)
-            if sw is not None:
-                s.switches = (sw.voluntary, sw.involuntary)  # type: ignore[attr-defined]
-        return s
-
     def _sample(self, pid: int, now: float) -> Sample:
-        s = self._sample_linux(pid) if LINUX else self._sample_psutil(pid)
+        read = self.read
+        st = read.process_stat(pid)
+        attrs, adk = self._identity(pid, st.start)
+        s = Sample(attrs, adk, st.user, st.system, st.rss, st.vms, st.threads)
+        if st.minflt is not None and st.majflt is not None:
+            s.faults = (st.minflt, st.majflt)
+        s.fds = self._optional(pid, "file descriptors", read.process_fds)  # type: ignore[assignment]
+        s.io = self._optional(pid, "I/O counters", read.process_io)  # type: ignore[assignment]
+        s.switches = self._optional(pid, "context switches",  # type: ignore[assignment]
+                                    read.process_switches)
         prev = self._prev.get(pid)
         self._prev[pid] = (now, s.user, s.system)
         if prev is not None and now > prev[0]:
@@ -149,7 +185,7 @@ class ProcessSource(Source):
     def samples(self) -> list[Sample]:
         now = time.monotonic()
         out = []
-        pids = resolve(self._targets)
+        pids = resolve(self._targets, self.read.process_ids)
         for pid in pids:
             try:
                 out.append(self._sample(pid, now))
@@ -161,8 +197,8 @@ class ProcessSource(Source):
                     log.warning("process %d: no permission to read it; skipped", pid)
         gone = self._prev.keys() - set(pids)
         if gone:  # forget everything kept per process, or churning targets would pile up
+            self.read.forget(gone)
             for pid in gone:
-                self._procs.pop(pid, None)
                 self._prev.pop(pid, None)
                 self._identities.pop(pid, None)
             self._extra = {k: v for k, v in self._extra.items() if k[0] not in gone}
@@ -187,6 +223,17 @@ class ProcessSource(Source):
                 yield value, s.attrs
         return self._each(pick)
 
+    def _adk(self, pick: Callable[[Sample], float | int | None]) -> Observer:
+        def observe() -> Iterator[Obs]:
+            for s in self.samples():
+                value = pick(s)
+                if value is not None:
+                    yield value, s.adk
+        return observe
+
+    def _memory_total(self) -> int:
+        return self._static.get("total", lambda: self.read.memory().total)
+
     def observers(self) -> dict[str, Observer]:
         def cpu_time(s: Sample) -> Iterator[Obs]:
             yield s.user, self.with_attr(s.attrs, "cpu.mode", "user")
@@ -204,7 +251,7 @@ class ProcessSource(Source):
             "process.memory.virtual": self._single("vms"),
             "process.paging.faults": self._pair("faults", "system.paging.fault.type",
                                                 ("minor", "major")),
-            "process.disk.io": self._pair("io", "disk.io.direction", ("read", "write")),
+            "process.disk.io": self._pair("io", DIR, ("read", "write")),
             "process.thread.count": self._single("threads"),
             "process.unix.file_descriptor.count": self._single("fds"),
             "process.context_switches": self._pair("switches", "process.context_switch.type",
@@ -224,14 +271,16 @@ class ProcessSource(Source):
             "adk_process_io_write_bytes_total": self._adk(lambda s: s.io and s.io[1]),
         }
 
-    def _adk(self, pick: Callable[[Sample], float | int | None]) -> Observer:
-        def observe() -> Iterator[Obs]:
-            for s in self.samples():
-                value = pick(s)
-                if value is not None:
-                    yield value, s.adk
-        return observe
-
-    def _memory_total(self) -> int:
-        return self._static.get("total", lambda: self.ctx.shared.meminfo()["MemTotal"]
-                                if LINUX else psutil().virtual_memory().total)
+    def figures(self) -> Figures:
+        samples: list[Sample] = self.memo.peek("samples") or []
+        out: Figures = {"process": [{
+            "pid": s.attrs["process.pid"], "name": s.attrs["process.executable.name"],
+            "cpu_user_seconds": s.user, "cpu_system_seconds": s.system,
+            "rss_bytes": s.rss, "vms_bytes": s.vms, "threads": s.threads, "open_fds": s.fds,
+            "page_faults": None if s.faults is None else {"minor": s.faults[0],
+                                                          "major": s.faults[1]},
+        } for s in samples]}
+        if samples:  # the first target (the agent itself by default), beside the host's CPU
+            out["cpu"] = {"process_user_seconds": samples[0].user,
+                          "process_system_seconds": samples[0].system}
+        return out

@@ -4,30 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
+from agent.sources.base import NO_ATTRS, Attrs, Context, Kind, Metric, Obs, Observer, Source
 
 
 class ProcessesSource(Source):
-    """From /proc/stat's summary lines: constant cost however many processes the host runs
-    (the hostmetrics receiver's approach; walking /proc/<pid> would grow with the host)."""
+    """From the kernel's summary counts (/proc/stat on Linux): constant cost however many
+    processes the host runs (the hostmetrics receiver's approach)."""
 
     name = "processes"
+    metrics = (
+        Metric("system.process.count", Kind.UPDOWN, "{process}",
+               "Processes running or blocked on I/O", ("process.state",)),
+        Metric("system.process.created", Kind.COUNTER, "{process}",
+               "Processes created since boot"),
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._state = Attrs("process.state")
 
     def _count(self) -> Iterator[Obs]:
-        if not LINUX:
-            return
-        st = self.ctx.shared.stat()
-        if st.procs_running is not None:
-            yield st.procs_running, self._state("running")
-        if st.procs_blocked is not None:
-            yield st.procs_blocked, self._state("blocked")
+        for state, n in self.read.process_counts().items():
+            yield n, self._state(state)
 
     def _created(self) -> Iterator[Obs]:
-        if LINUX and (n := self.ctx.shared.stat().processes) is not None:
+        if (n := self.read.processes_created()) is not None:
             yield n, NO_ATTRS
 
     def observers(self) -> dict[str, Observer]:

@@ -1,30 +1,31 @@
-"""system: host uptime."""
+"""system: host uptime, and the legacy catalog's version-tag info metric."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
-from agent.hostfs import psutil
-from agent.sources.base import LINUX, NO_ATTRS, Context, Obs, Observer, Source
+from agent.sources.base import NO_ATTRS, Context, Kind, Metric, Obs, Observer, Schema, Source
+
+G, A = Kind.GAUGE, Schema.ADK
 
 
 class SystemSource(Source):
     name = "system"
+    metrics = (
+        Metric("system.uptime", G, "s", "Seconds since the host booted"),
+        Metric("adk_system_uptime_seconds", G, "s", "Seconds since the host booted", schema=A),
+        Metric("adk_app_info", G, "1", "Always 1; carries the version tags",
+               ("version", "git_commit"), schema=A),
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self._info = {"version": ctx.service_version or "", "git_commit": ctx.git_commit or ""}
-
-    def boot_time(self) -> float:
-        if LINUX:
-            btime = self.ctx.shared.stat().btime
-            if btime is not None:
-                return float(btime)
-        return psutil().boot_time()
+        self._info = {"version": ctx.config.service_version or "",
+                      "git_commit": ctx.config.git_commit or ""}
 
     def _uptime(self) -> Iterator[Obs]:
-        yield max(time.time() - self.boot_time(), 0.0), NO_ATTRS
+        yield max(time.time() - self.read.boot_time(), 0.0), NO_ATTRS
 
     def observers(self) -> dict[str, Observer]:
         return {

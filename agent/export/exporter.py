@@ -1,0 +1,233 @@
+"""Export: every cycle's batch goes into the outbox and a sender thread delivers it, oldest
+first, so a slow or dead collector never delays collection and no cycle is lost to an outage.
+The outage is reported once when it starts and once when it ends."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    ConsoleMetricExporter,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+
+from agent.config.plain import Config
+from agent.export.encoding import Encoder
+from agent.export.outbox import Outbox
+from agent.export.transport import Outcome, Sender, build_sender
+
+log = logging.getLogger("agent.export")
+
+D, C = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
+TEMPORALITY: dict[str, dict[type, AggregationTemporality]] = {
+    "cumulative": {},
+    "delta": {Counter: D, ObservableCounter: D, Histogram: D, UpDownCounter: C,
+              ObservableUpDownCounter: C, ObservableGauge: C},
+    "lowmemory": {Counter: D, Histogram: D, ObservableCounter: C, UpDownCounter: C,
+                  ObservableUpDownCounter: C, ObservableGauge: C},
+}
+
+
+@dataclass
+class ExportStatus:
+    exports: int = 0  # attempts
+    failures: int = 0
+    rejected: int = 0  # batches the collector refused for good
+    points: int = 0  # delivered
+    failed_points: int = 0
+    last_time: float | None = None  # wall clock of the last attempt
+    last_ok: bool | None = None
+    last_error: str | None = None
+    last_success: float | None = None  # monotonic
+    last_duration: float = 0.0
+
+
+class QueuedExporter(MetricExporter):
+    def __init__(self, config: Config) -> None:
+        temporality = TEMPORALITY[config.temporality]
+        super().__init__(preferred_temporality=temporality)
+        self.config = config
+        self.target = config.endpoint
+        self.temporality = temporality
+        self.status = ExportStatus()
+        self._encoder = Encoder()
+        self.outbox = Outbox(config.queue_max_batches,
+                             Path(config.queue_dir) if config.queue_dir else None)
+        self.sender: Sender = build_sender(config, temporality)
+        self._headers_mtime = self._mtime()
+        self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
+        self._changed = threading.Condition()  # the outbox gained or lost a batch
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="adk-sender", daemon=True)
+        self._thread.start()
+
+    # self-telemetry
+    def sent_points(self) -> int:
+        return self.status.points
+
+    def failed_points(self) -> int:
+        return self.status.failed_points
+
+    def dropped_points(self) -> int:
+        return self.outbox.dropped_points
+
+    def queue_size(self) -> int:
+        return len(self.outbox)
+
+    def queue_capacity(self) -> int:
+        return self.outbox.max_batches
+
+    def send_duration(self) -> float:
+        return self.status.last_duration
+
+    # the reader's side: never blocks on the network
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+               **kwargs: object) -> MetricExportResult:
+        request = self._encoder.encode(metrics_data)
+        with self._changed:
+            self.outbox.put(request, self._encoder.points)
+            self._changed.notify_all()
+        return MetricExportResult.SUCCESS
+
+    # the sender's side
+    def _run(self) -> None:
+        delay = 0.0
+        while not self._stop.is_set():
+            with self._changed:
+                self._changed.wait_for(
+                    lambda: self._stop.is_set() or self.outbox.head() is not None)
+            item = self.outbox.head()
+            if item is None:
+                break
+            if delay and self._stop.wait(delay):
+                break
+            seq, request, points = item
+            self._reload_headers()
+            started = time.monotonic()
+            try:
+                outcome = self.sender.send(request, points)
+            except Exception as exc:  # an exporter bug must not end the sender
+                outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
+            self._record(outcome.ok, points, outcome.error, time.monotonic() - started)
+            if outcome.ok:
+                self._pop(seq)
+                delay = 0.0
+            elif not outcome.retryable:
+                self._pop(seq)
+                self.status.rejected += 1
+                log.error("the collector rejected a batch of %d points (%s): dropped, not retried",
+                          points, outcome.error)
+                delay = 0.0
+            else:
+                delay = min(max(delay * 2, 0.5), self._max_backoff)
+
+    def _pop(self, seq: int) -> None:
+        with self._changed:
+            self.outbox.pop(seq)
+            self._changed.notify_all()
+
+    def _drained(self, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self.outbox) == 0, max(timeout, 0.0))
+
+    def _record(self, ok: bool, points: int, error: str | None, duration: float) -> None:
+        st = self.status
+        was_down = st.last_ok is False
+        st.exports += 1
+        st.last_time = time.time()
+        st.last_duration = duration
+        st.last_ok = ok
+        if ok:
+            st.points += points
+            st.last_success = time.monotonic()
+            st.last_error = None
+            if was_down:
+                log.info("export to %s recovered; %d queued batches to send", self.target,
+                         len(self.outbox) - 1)
+        else:
+            st.failures += 1
+            st.failed_points += points
+            st.last_error = error or "export failed"
+            if not was_down:
+                log.warning("export to %s failed: %s (batches are queued and sent when it "
+                            "recovers)", self.target, st.last_error)
+
+    def _mtime(self) -> float | None:
+        path = self.config.headers_file
+        try:
+            return os.stat(path).st_mtime if path is not None else None
+        except OSError:
+            return None
+
+    def _reload_headers(self) -> None:
+        """A mounted Secret is replaced in place: pick up new header values before a send."""
+        mtime = self._mtime()
+        if mtime == self._headers_mtime:
+            return
+        self._headers_mtime = mtime
+        try:
+            sender = build_sender(self.config, self.temporality)
+        except OSError as exc:
+            log.warning("cannot re-read ADK_AGENT_HEADERS_FILE: %s", exc.strerror or exc)
+            return
+        old, self.sender = self.sender, sender
+        old.shutdown()
+        log.info("headers file changed: export headers reloaded")
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._drained(timeout_millis / 1000)
+
+    def shutdown(self, timeout_millis: float | None = None, **kwargs: object) -> None:
+        """Deliver what is queued within the time left, then stop; with a queue directory,
+        what could not be delivered stays on disk for the next start."""
+        ms = timeout_millis if timeout_millis is not None else kwargs.get("timeout", 10_000)
+        self._drained(float(ms) / 1000)  # type: ignore[arg-type]
+        self._stop.set()
+        with self._changed:
+            self._changed.notify_all()
+        self.sender.shutdown()  # aborts a retry wait still in progress
+        self._thread.join(2.0)
+        left = len(self.outbox)
+        if left:
+            where = (f"kept in {self.config.queue_dir} for the next start"
+                     if self.config.queue_dir
+                     else "lost (set ADK_AGENT_QUEUE_DIR to keep them)")
+            log.warning("%d batches not delivered before shutdown: %s", left, where)
+
+
+class DiscardingExporter(MetricExporter):
+    """Exporter `none`: cycles still run (for the health endpoint), points go nowhere."""
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+               **kwargs: object) -> MetricExportResult:
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
+        pass
+
+
+def build_exporter(config: Config) -> MetricExporter:
+    if config.exporter == "none":
+        return DiscardingExporter()
+    if config.exporter == "console":
+        return ConsoleMetricExporter(preferred_temporality=TEMPORALITY[config.temporality])
+    return QueuedExporter(config)

@@ -1,0 +1,1 @@
+"""The health endpoint (`server`) and the JSON document it serves (`document`)."""

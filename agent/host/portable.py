@@ -1,0 +1,167 @@
+"""The reader for platforms without /proc: psutil, mapped onto the same functions and records as
+the Linux reader. psutil's errors become the built-in ones the Linux reads raise, so the
+sources handle one kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+
+from agent.host.cycle import Cycle
+from agent.host.paths import HostFS
+from agent.host.procfs import DiskStats, Mount, NetDev, looks_like_partition
+from agent.host.reader import Memory, ProcessStat, SocketCounts, Times
+
+# psutil's field names as cpu.mode values
+_MODES = {"user": "user", "nice": "nice", "system": "system", "idle": "idle",
+          "iowait": "iowait", "irq": "interrupt", "softirq": "softirq", "steal": "steal",
+          "interrupt": "interrupt", "dpc": "interrupt"}
+
+
+def _times(t: Any) -> Times:
+    out: Times = {}
+    for name, value in t._asdict().items():
+        mode = _MODES.get(name)
+        if mode is not None:
+            out[mode] = out.get(mode, 0.0) + value
+    return out
+
+
+def _process(pid: int) -> psutil.Process:
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        raise ProcessLookupError(pid) from None
+
+
+def _call(pid: int, fn: Any) -> Any:
+    try:
+        return fn()
+    except psutil.NoSuchProcess:
+        raise ProcessLookupError(pid) from None
+    except psutil.AccessDenied:
+        raise PermissionError(13, "permission denied", str(pid)) from None
+
+
+class PsutilReader:
+    def __init__(self, host: HostFS, cycle: Cycle, per_cpu: bool = False) -> None:
+        self.host = host
+        self.per_cpu = per_cpu
+        self._procs: dict[int, psutil.Process] = {}
+
+    def cpu_times(self) -> tuple[Times, list[Times]]:
+        per = [_times(t) for t in psutil.cpu_times(percpu=True)] if self.per_cpu else []
+        return _times(psutil.cpu_times()), per
+
+    def logical_cpus(self) -> int:
+        return psutil.cpu_count() or 0
+
+    def physical_cores(self) -> int | None:
+        return psutil.cpu_count(logical=False)
+
+    def cpu_frequencies(self) -> list[float]:
+        return [f.current * 1e6 for f in psutil.cpu_freq(percpu=True)]
+
+    def memory(self) -> Memory:
+        vm = psutil.virtual_memory()
+        buffers, cached = getattr(vm, "buffers", 0), getattr(vm, "cached", 0)
+        # Without buffers/cached (macOS, Windows) used + free must still make the total.
+        free = vm.free if hasattr(vm, "buffers") else vm.total - vm.used
+        return Memory(vm.total, free, buffers, cached, vm.available, getattr(vm, "shared", None))
+
+    def swap(self) -> tuple[int, int]:
+        sw = psutil.swap_memory()
+        return sw.used, sw.free
+
+    def page_faults(self) -> tuple[int, int] | None:
+        return None
+
+    def paging_operations(self) -> dict[tuple[str, str], int]:
+        return {}
+
+    def disks(self) -> dict[str, DiskStats]:
+        per = psutil.disk_io_counters(perdisk=True, nowrap=True) or {}
+        return {dev: DiskStats(c.read_count, getattr(c, "read_merged_count", None), c.read_bytes,
+                               c.read_time, c.write_count, getattr(c, "write_merged_count", None),
+                               c.write_bytes, c.write_time, getattr(c, "busy_time", None))
+                for dev, c in per.items()}
+
+    def is_partition(self, device: str, devices: dict[str, DiskStats]) -> bool:
+        return looks_like_partition(device, devices)
+
+    def mounts(self) -> list[Mount]:
+        return [Mount(p.device, p.mountpoint, p.fstype, tuple(p.opts.split(",")))
+                for p in psutil.disk_partitions(all=True)]
+
+    def interfaces(self) -> dict[str, NetDev]:
+        return {nic: NetDev(c.bytes_recv, c.packets_recv, c.errin, c.dropin,
+                            c.bytes_sent, c.packets_sent, c.errout, c.dropout)
+                for nic, c in psutil.net_io_counters(pernic=True).items()}
+
+    def sockets(self) -> SocketCounts:
+        counts: SocketCounts = {}
+        for c in psutil.net_connections(kind="inet"):
+            transport = "tcp" if c.type == 1 else "udp"
+            state = c.status.lower() if transport == "tcp" else None
+            counts[(transport, state)] = counts.get((transport, state), 0) + 1
+        return counts
+
+    def load_averages(self) -> tuple[float, float, float]:
+        return psutil.getloadavg()
+
+    def boot_time(self) -> float:
+        return psutil.boot_time()
+
+    def process_counts(self) -> dict[str, int]:
+        return {}
+
+    def processes_created(self) -> int | None:
+        return None
+
+    def process_ids(self) -> Iterator[tuple[int, str, list[str]]]:
+        for p in psutil.process_iter(["name", "cmdline"]):
+            yield p.pid, p.info["name"] or "", p.info["cmdline"] or []
+
+    def _proc(self, pid: int) -> psutil.Process:
+        p = self._procs.get(pid)
+        if p is None or not p.is_running():  # a new process behind a reused pid
+            p = self._procs[pid] = _process(pid)
+        return p
+
+    def process_stat(self, pid: int) -> ProcessStat:
+        p = self._proc(pid)
+
+        def read() -> ProcessStat:
+            with p.oneshot():
+                cpu, mem = p.cpu_times(), p.memory_info()
+                return ProcessStat(cpu.user, cpu.system, mem.rss, mem.vms, p.num_threads(),
+                                   None, None, int(p.create_time() * 1000))
+
+        return _call(pid, read)
+
+    def process_name(self, pid: int) -> tuple[str, list[str]]:
+        p = self._proc(pid)
+        name = _call(pid, p.name)
+        try:
+            cmdline = _call(pid, p.cmdline)
+        except PermissionError:
+            cmdline = []
+        return name, cmdline or [""]
+
+    def process_fds(self, pid: int) -> int:
+        p = self._proc(pid)
+        return _call(pid, p.num_fds if hasattr(p, "num_fds") else p.num_handles)
+
+    def process_io(self, pid: int) -> tuple[int, int]:
+        io = _call(pid, self._proc(pid).io_counters)
+        return io.read_bytes, io.write_bytes
+
+    def process_switches(self, pid: int) -> tuple[int, int]:
+        sw = _call(pid, self._proc(pid).num_ctx_switches)
+        return sw.voluntary, sw.involuntary
+
+    def forget(self, pids: set[int]) -> None:
+        for pid in pids:
+            self._procs.pop(pid, None)

@@ -1,0 +1,281 @@
+"""Small parsers for the Linux /proc files that several metrics share.
+
+psutil re-reads /proc/stat, /proc/meminfo and /proc/vmstat for each of its calls and knows no
+host root for network namespaces; these parsers read each file once per cycle from a path the
+caller chooses (the host root's proc when running in a container).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+# /proc/stat cpu columns, as cpu.mode values. guest and guest_nice are already counted in user
+# and nice, so they are left out (as the hostmetrics receiver does) to keep the sum right.
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "softirq", "steal")
+
+# TCP states as /proc/net/tcp numbers them, named as network.connection.state values.
+TCP_STATES = {
+    "01": "established", "02": "syn_sent", "03": "syn_received", "04": "fin_wait_1",
+    "05": "fin_wait_2", "06": "time_wait", "07": "closed", "08": "close_wait",
+    "09": "last_ack", "0A": "listen", "0B": "closing",
+}
+
+
+@dataclass(slots=True)
+class ProcStat:
+    cpu: dict[str, float] = field(default_factory=dict)
+    per_cpu: list[dict[str, float]] = field(default_factory=list)
+    ncpu: int = 0  # cpuN lines, parsed or not
+    procs_running: int | None = None
+    procs_blocked: int | None = None
+    processes: int | None = None
+    btime: int | None = None
+
+
+def _cpu_line(fields: list[bytes]) -> dict[str, float]:
+    return {mode: int(v) / CLK_TCK for mode, v in zip(CPU_MODES, fields[1:9], strict=False)}
+
+
+def read_stat(proc: str, per_cpu: bool = True) -> ProcStat:
+    """/proc/stat: totals always, each CPU's line only when asked for. Lines are told apart
+    by their first bytes, so the long `intr` line of a big host is never split."""
+    st = ProcStat()
+    with open(f"{proc}/stat", "rb") as f:
+        data = f.read()
+    for line in data.split(b"\n"):
+        if line.startswith(b"cpu"):
+            if line.startswith(b"cpu "):
+                st.cpu = _cpu_line(line.split())
+            else:
+                st.ncpu += 1
+                if per_cpu:
+                    st.per_cpu.append(_cpu_line(line.split()))
+        elif line.startswith(b"procs_"):
+            key, value = line.split()[:2]
+            if key == b"procs_running":
+                st.procs_running = int(value)
+            elif key == b"procs_blocked":
+                st.procs_blocked = int(value)
+        elif line.startswith(b"processes "):
+            st.processes = int(line.split()[1])
+        elif line.startswith(b"btime "):
+            st.btime = int(line.split()[1])
+    if not st.cpu:
+        raise ValueError(f"{proc}/stat has no cpu line")
+    return st
+
+
+_KEYED = re.compile(rb"^([^\s:]+):?\s+(\d+)", re.MULTILINE)
+
+
+def read_keyed(path: str, scale: int = 1, keys: tuple[str, ...] | None = None
+               ) -> dict[str, int]:
+    """Parse `key value [unit]` files such as meminfo (kB, scale=1024) and vmstat.
+
+    One regular-expression pass (in C) instead of a Python loop over ~200 vmstat lines; with
+    `keys`, only those are converted."""
+    with open(path, "rb") as f:
+        raw = dict(_KEYED.findall(f.read()))
+    if keys is None:
+        return {k.decode(): int(v) * scale for k, v in raw.items()}
+    return {k: int(raw[b]) * scale for k in keys if (b := k.encode()) in raw}
+
+
+def read_cpuinfo_mhz(proc: str) -> list[float]:
+    """Each logical CPU's `cpu MHz` line in /proc/cpuinfo (none on some architectures)."""
+    with open(f"{proc}/cpuinfo", "rb") as f:
+        return [float(line.partition(b":")[2]) for line in f.read().split(b"\n")
+                if line.lower().startswith(b"cpu mhz")]
+
+
+def read_physical_cores(proc: str) -> int | None:
+    """Distinct (package, core) pairs in /proc/cpuinfo; None where it does not say (ARM)."""
+    cores: set[tuple[bytes, bytes]] = set()
+    package = b""
+    with open(f"{proc}/cpuinfo", "rb") as f:
+        for line in f.read().split(b"\n"):
+            if line.startswith(b"physical id"):
+                package = line.partition(b":")[2].strip()
+            elif line.startswith(b"core id"):
+                cores.add((package, line.partition(b":")[2].strip()))
+    return len(cores) or None
+
+
+@dataclass(frozen=True, slots=True)
+class NetDev:
+    rx_bytes: int
+    rx_packets: int
+    rx_errs: int
+    rx_drop: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errs: int
+    tx_drop: int
+
+
+def read_net_dev(path: str) -> dict[str, NetDev]:
+    out: dict[str, NetDev] = {}
+    with open(path, "rb") as f:
+        lines = f.read().decode("ascii", "replace").splitlines()[2:]
+    for line in lines:
+        name, _, rest = line.partition(":")
+        v = rest.split()
+        if len(v) < 12:
+            continue
+        out[name.strip()] = NetDev(int(v[0]), int(v[1]), int(v[2]), int(v[3]),
+                                   int(v[8]), int(v[9]), int(v[10]), int(v[11]))
+    return out
+
+
+def count_sockets(net_dir: str) -> dict[tuple[str, str | None], int]:
+    """Count sockets by (transport, state) from /proc/net/{tcp,tcp6,udp,udp6}.
+
+    Reads the kernel's socket tables directly: psutil.net_connections() would also walk every
+    process's file descriptors to map sockets to pids, which is most of its cost.
+    """
+    counts: dict[tuple[str, str | None], int] = {}
+    for transport, files in (("tcp", ("tcp", "tcp6")), ("udp", ("udp", "udp6"))):
+        for name in files:
+            try:
+                with open(f"{net_dir}/{name}", "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:  # no IPv6 in this kernel or namespace
+                continue
+            for line in data.split(b"\n")[1:]:
+                parts = line.split(None, 4)
+                if len(parts) < 4:
+                    continue
+                # UDP has no connection state: its series carry the transport alone.
+                state = TCP_STATES.get(parts[3].decode(), "unknown") if transport == "tcp" else None
+                key = (transport, state)
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclass(frozen=True, slots=True)
+class PidStat:
+    user: float  # seconds
+    system: float
+    minflt: int
+    majflt: int
+    threads: int
+    vsize: int  # bytes
+    rss: int  # bytes
+    starttime: int  # clock ticks after boot: with the pid, identifies the process
+
+
+def read_pid_stat(proc: str, pid: int) -> PidStat:
+    """One read of /proc/<pid>/stat gives CPU time, faults, threads and memory."""
+    with open(f"{proc}/{pid}/stat", "rb") as f:
+        data = f.read()
+    v = data[data.rindex(b")") + 2 :].split()  # the name may hold spaces and parentheses
+    return PidStat(int(v[11]) / CLK_TCK, int(v[12]) / CLK_TCK, int(v[7]), int(v[9]),
+                   int(v[17]), int(v[20]), int(v[21]) * PAGE_SIZE, int(v[19]))
+
+
+def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:
+    """(executable name, command line) as psutil's name() finds them: the kernel's comm,
+    completed from the command line where the kernel cut it at 15 characters."""
+    with open(f"{proc}/{pid}/comm", "rb") as f:
+        name = f.read().rstrip(b"\n").decode("utf-8", "replace")
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            cmdline = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except PermissionError:
+        cmdline = []
+    if len(name) >= 15 and cmdline:
+        full = os.path.basename(cmdline[0])
+        if full.startswith(name):
+            name = full
+    return name, cmdline or [""]
+
+
+def read_pid_switches(proc: str, pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches from /proc/<pid>/status."""
+    with open(f"{proc}/{pid}/status", "rb") as f:
+        data = f.read()
+    vol = data.index(b"\nvoluntary_ctxt_switches:") + 25
+    invol = data.index(b"\nnonvoluntary_ctxt_switches:") + 28
+    return int(data[vol : data.index(b"\n", vol)]), int(data[invol : data.index(b"\n", invol)])
+
+
+def read_pid_io(proc: str, pid: int) -> tuple[int, int]:
+    """(read_bytes, write_bytes) that reached storage, from /proc/<pid>/io."""
+    io = read_keyed(f"{proc}/{pid}/io", keys=("read_bytes", "write_bytes"))
+    return io["read_bytes"], io["write_bytes"]
+
+
+def count_pid_fds(proc: str, pid: int) -> int:
+    return len(os.listdir(f"{proc}/{pid}/fd"))
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    device: str
+    mountpoint: str
+    fstype: str
+    options: tuple[str, ...]
+
+
+def _unescape(field: str) -> str:
+    # /proc/*/mounts escapes space, tab, newline and backslash as octal (\040 ...).
+    if "\\" not in field:
+        return field
+    return field.encode().decode("unicode_escape")
+
+
+def read_mounts(path: str) -> list[Mount]:
+    mounts: dict[str, Mount] = {}
+    with open(path, "rb") as f:
+        for raw in f.read().decode("utf-8", "replace").splitlines():
+            parts = raw.split()
+            if len(parts) < 4:
+                continue
+            mp = _unescape(parts[1])
+            # A later mount over the same point hides the earlier one.
+            mounts[mp] = Mount(_unescape(parts[0]), mp, parts[2], tuple(parts[3].split(",")))
+    return list(mounts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class DiskStats:
+    read_count: int
+    read_merged_count: int | None  # None where the platform does not count it
+    read_bytes: int
+    read_time: int  # ms
+    write_count: int
+    write_merged_count: int | None
+    write_bytes: int
+    write_time: int  # ms
+    busy_time: int | None  # ms with I/O in flight
+
+
+_PARTITION_SUFFIX = re.compile(r"^p?\d+$")
+
+
+def looks_like_partition(dev: str, devices: Iterable[str]) -> bool:
+    """sda1 of sda, nvme0n1p1 of nvme0n1, mmcblk0p1 of mmcblk0 (when sysfs cannot say)."""
+    return any(dev != d and dev.startswith(d) and _PARTITION_SUFFIX.match(dev[len(d):])
+               for d in devices)
+
+
+def read_diskstats(proc: str) -> dict[str, DiskStats]:
+    """Per-device counters from /proc/diskstats (sectors are always 512 bytes there)."""
+    out: dict[str, DiskStats] = {}
+    with open(f"{proc}/diskstats", "rb") as f:
+        lines = f.read().decode("ascii", "replace").splitlines()
+    for line in lines:
+        v = line.split()
+        if len(v) < 14:
+            continue
+        n = [int(x) for x in v[3:14]]
+        out[v[2]] = DiskStats(n[0], n[1], n[2] * 512, n[3], n[4], n[5], n[6] * 512, n[7], n[9])
+    return out

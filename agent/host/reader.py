@@ -1,0 +1,142 @@
+"""What the sources ask of the host, as one set of functions with two implementations chosen
+once at start-up: `linux.LinuxReader` (the agent's own /proc and /sys parsers, through the host
+root) and `portable.PsutilReader` (psutil, for the other platforms).
+
+This is psutil's own shape (one public API over `_pslinux`, `_psosx`...): the sources never ask
+which platform they are on. A capability a platform lacks is an empty result or None, never a
+made-up value.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.host.cycle import Cycle
+from agent.host.paths import HostFS
+from agent.host.procfs import DiskStats, Mount, NetDev
+
+Times = dict[str, float]  # cpu.mode -> seconds
+SocketCounts = dict[tuple[str, str | None], int]  # (transport, TCP state or None) -> sockets
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    total: int
+    free: int
+    buffers: int
+    cached: int
+    available: int
+    shared: int | None = None
+    slab_reclaimable: int | None = None
+    slab_unreclaimable: int | None = None
+
+    @property
+    def used(self) -> int:
+        """What is neither free nor reclaimable cache, so that used + free + buffers + cached
+        is exactly the total (the hostmetrics receiver's definition, not psutil's
+        total - available)."""
+        return max(self.total - self.free - self.buffers - self.cached, 0)
+
+    @property
+    def psutil_used(self) -> int:
+        """The legacy catalog's "used": total - available, as psutil and free(1) say."""
+        return self.total - self.available
+
+    @property
+    def percent(self) -> float:
+        return self.psutil_used / self.total * 100 if self.total else 0.0
+
+    def states(self) -> dict[str, int]:
+        return {"used": self.used, "free": self.free, "buffers": self.buffers,
+                "cached": self.cached}
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStat:
+    """What one read of a process gives (on Linux, /proc/<pid>/stat)."""
+
+    user: float  # seconds
+    system: float
+    rss: int  # bytes
+    vms: int
+    threads: int
+    minflt: int | None
+    majflt: int | None
+    start: int  # when it started, in the platform's units: with the pid, its identity
+
+
+class Reader(Protocol):
+    # cpu
+    def cpu_times(self) -> tuple[Times, list[Times]]:
+        """Seconds per cpu.mode for the host, and per logical CPU when asked for."""
+        ...
+
+    def logical_cpus(self) -> int: ...
+    def physical_cores(self) -> int | None: ...
+    def cpu_frequencies(self) -> list[float]:
+        """Current frequency of each logical CPU in Hz."""
+        ...
+
+    # memory and paging
+    def memory(self) -> Memory: ...
+    def swap(self) -> tuple[int, int]:
+        """(used, free) bytes of swap."""
+        ...
+
+    def page_faults(self) -> tuple[int, int] | None:
+        """(minor, major) page faults since boot."""
+        ...
+
+    def paging_operations(self) -> dict[tuple[str, str], int]:
+        """Pages moved since boot by (direction, fault type): swapped (major), paged (minor)."""
+        ...
+
+    # storage
+    def disks(self) -> dict[str, DiskStats]: ...
+    def is_partition(self, device: str, devices: dict[str, DiskStats]) -> bool: ...
+    def mounts(self) -> list[Mount]: ...
+
+    # network
+    def interfaces(self) -> dict[str, NetDev]: ...
+    def sockets(self) -> SocketCounts: ...
+
+    # system
+    def load_averages(self) -> tuple[float, float, float]: ...
+    def boot_time(self) -> float: ...
+    def process_counts(self) -> dict[str, int]:
+        """Processes by process.state, where the platform counts them cheaply."""
+        ...
+
+    def processes_created(self) -> int | None: ...
+
+    # processes
+    def process_ids(self) -> Iterator[tuple[int, str, list[str]]]:
+        """(pid, executable name, command line) of every process."""
+        ...
+
+    def process_stat(self, pid: int) -> ProcessStat:
+        """Raises ProcessLookupError or FileNotFoundError for a process that is gone, and
+        PermissionError for one that is not ours to read."""
+        ...
+
+    def process_name(self, pid: int) -> tuple[str, list[str]]: ...
+    def process_fds(self, pid: int) -> int: ...
+    def process_io(self, pid: int) -> tuple[int, int]: ...
+    def process_switches(self, pid: int) -> tuple[int, int]: ...
+    def forget(self, pids: set[int]) -> None:
+        """Drop what is kept for processes that are gone."""
+        ...
+
+
+def choose(host: HostFS, cycle: Cycle, per_cpu: bool) -> Reader:
+    """The reader for this platform, decided once."""
+    if sys.platform.startswith("linux"):
+        from agent.host.linux import LinuxReader
+
+        return LinuxReader(host, cycle, per_cpu)
+    from agent.host.portable import PsutilReader
+
+    return PsutilReader(host, cycle, per_cpu)

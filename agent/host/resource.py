@@ -1,0 +1,98 @@
+"""The resource every point carries: service, host, OS, Kubernetes and version attributes."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import uuid
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.version import __version__ as sdk_version
+
+from agent import DISTRO_NAME, __version__
+from agent.config.plain import Config
+from agent.host.paths import HostFS
+
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+         "armv7l": "arm32", "armv6l": "arm32", "i386": "x86", "i686": "x86", "ppc64le": "ppc64",
+         "ppc64": "ppc64", "s390x": "s390x"}
+_K8S_ENV = {"K8S_NODE_NAME": "k8s.node.name", "K8S_POD_NAME": "k8s.pod.name",
+            "K8S_NAMESPACE": "k8s.namespace.name", "K8S_POD_UID": "k8s.pod.uid"}
+# The namespace the semantic conventions give for service.instance.id v5 UUIDs.
+_INSTANCE_NS = uuid.UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320")
+
+
+def _first_line(*paths: str) -> str | None:
+    for path in paths:
+        try:
+            with open(path) as f:
+                line = f.readline().strip()
+        except OSError:
+            continue
+        if line:
+            return line
+    return None
+
+
+def _os_release(host: HostFS) -> str | None:
+    for path in (host.path("etc/os-release"), host.path("usr/lib/os-release")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("PRETTY_NAME="):
+                        return line.split("=", 1)[1].strip().strip('"')
+        except OSError:
+            continue
+    return None
+
+
+def host_attributes(host: HostFS) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    # Through a host root the container's own hostname is the pod's: read the host's files.
+    if host.contained:
+        name = _first_line(host.path("etc/hostname")) or os.environ.get("K8S_NODE_NAME")
+    else:
+        name = socket.gethostname()
+    if name:
+        attrs["host.name"] = name
+    machine_id = _first_line(host.path("etc/machine-id"), host.path("var/lib/dbus/machine-id"))
+    if machine_id:
+        attrs["host.id"] = machine_id
+    arch = platform.machine().lower()
+    attrs["host.arch"] = _ARCH.get(arch, arch)
+    system = platform.system().lower()
+    attrs["os.type"] = system
+    pretty = _os_release(host) if system == "linux" else None
+    kernel = f"{platform.system()} {platform.release()}"
+    attrs["os.description"] = f"{pretty} ({kernel})" if pretty else kernel
+    return attrs
+
+
+def build_resource(config: Config, host: HostFS) -> Resource:
+    attrs: dict[str, str] = {
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.version": sdk_version,
+        "telemetry.distro.name": DISTRO_NAME,
+        "telemetry.distro.version": __version__,
+    }
+    attrs.update(host_attributes(host))
+    for var, key in _K8S_ENV.items():
+        if value := os.environ.get(var, "").strip():
+            attrs[key] = value
+    attrs.update(config.resource_attributes)
+    # An explicit service name wins over one in the resource attributes (as OTEL_SERVICE_NAME
+    # does in the SDK); the default only fills a gap.
+    if config.service_name_explicit or "service.name" not in attrs:
+        attrs["service.name"] = config.service_name
+    if config.service_version:
+        attrs["service.version"] = config.service_version
+    if config.git_commit:
+        attrs["vcs.ref.head.revision"] = config.git_commit
+    if "service.instance.id" not in attrs:
+        # Stable across restarts of the same agent on the same host (or pod).
+        seed = ":".join((attrs.get("host.id") or attrs.get("host.name", ""),
+                         attrs.get("k8s.pod.uid", ""), attrs["service.name"]))
+        attrs["service.instance.id"] = str(uuid.uuid5(_INSTANCE_NS, seed))
+    return Resource(attrs)

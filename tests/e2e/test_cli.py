@@ -1,0 +1,62 @@
+"""The command as a user runs it (a subprocess, exec'd into the runner): configuration errors
+are one line and exit 2; the log lines are JSON when asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.harness import AgentProcess, wait_until
+
+
+@pytest.mark.parametrize("env", [
+    {"ADK_AGENT_INTERVAL": "1e309"}, {"OTEL_EXPORTER_OTLP_HEADERS": "=x"},
+    {"ADK_AGENT_CONFIG": "/etc"}, {"ADK_AGENT_QUEUE_MAX_BATCHES": "0"},
+    {"ADK_AGENT_HEALTH_ADDRESS": "256.0.0.1:99"}, {"ADK_AGENT_PROCESSES": "pid:-1"},
+])
+def test_the_command_exits_2_with_one_line(env: dict[str, str]) -> None:
+    full = {k: v for k, v in os.environ.items()}
+    full.update(env)
+    r = subprocess.run([sys.executable, "-m", "agent", "run"], env=full, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("variable", "named"), [
+    ("OTEL_EXPORTER_OTLP_CERTIFICATE", "ADK_AGENT_CERTIFICATE"),
+    ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "ADK_AGENT_CLIENT_CERTIFICATE"),
+])
+def test_a_certificate_file_that_is_not_one(tmp_path: Path, variable: str, named: str) -> None:
+    garbage = tmp_path / "not-a.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADK_AGENT_", "OTEL_"))}
+    env.update({"OTEL_EXPORTER_OTLP_ENDPOINT": "https://127.0.0.1:4317", variable: str(garbage),
+                "ADK_AGENT_HEALTH_ADDRESS": ""})
+    if "CLIENT" in variable:  # the key goes with it
+        env["OTEL_EXPORTER_OTLP_CLIENT_KEY"] = str(garbage)
+    r = subprocess.run([sys.executable, "-m", "agent", "run"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and named in r.stderr and str(garbage) in r.stderr
+
+
+def test_json_lines_from_the_command(tmp_path: Path) -> None:
+    agent = AgentProcess({"ADK_AGENT_LOG_FORMAT": "json", "ADK_AGENT_EXPORTER": "none",
+                          "ADK_AGENT_INTERVAL": "100ms"}, workdir=tmp_path)
+    try:
+        assert wait_until(lambda: "exporting" in agent.stderr(), 20), agent.stderr()
+        assert agent.terminate() == 0
+    finally:
+        agent.kill()
+    lines = agent.stderr().strip().splitlines()
+    docs = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert {d["level"] for d in docs} <= {"info", "warning", "error"}
+    assert any("stopping" in d["message"] for d in docs)
+
+

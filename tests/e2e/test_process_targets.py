@@ -1,0 +1,70 @@
+"""Process targets over real processes (the sidecar case): pattern, pid and pidfile targets
+follow processes that start, restart and exit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.unit.rig import Rig
+
+
+def spawn(tag: str) -> subprocess.Popen[bytes]:
+    # A child whose command line carries a tag the target can match.
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", tag])
+
+
+def pids_seen(rig: Rig) -> set[int]:
+    return {dict(k)["process.pid"] for k in rig.observe("process", "process.memory.usage")}
+
+
+def test_a_target_that_starts_restarts_and_exits(caplog: pytest.LogCaptureFixture) -> None:
+    tag = f"adk-target-{os.getpid()}"
+    rig = Rig("/", processes=f"cmdline:{tag}")
+    caplog.set_level(logging.DEBUG, logger="agent")
+    assert pids_seen(rig) == set()  # not started yet: not an error
+    first = spawn(tag)
+    try:
+        assert pids_seen(rig) == {first.pid}
+        first.kill()
+        first.wait()
+        assert pids_seen(rig) == set()  # gone from the next cycle, quietly
+        second = spawn(tag)
+        try:
+            assert pids_seen(rig) == {second.pid}  # the restart is picked up
+        finally:
+            second.kill()
+            second.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_pid_and_pidfile_targets(tmp_path: Path) -> None:
+    child = spawn("pidfile-target")
+    try:
+        pidfile = tmp_path / "app.pid"
+        rig = Rig("/", processes=f"pidfile:{pidfile},self")
+        assert pids_seen(rig) == {os.getpid()}  # no pidfile yet: only self
+        pidfile.write_text(f"{child.pid}\n")
+        assert pids_seen(rig) == {child.pid, os.getpid()}
+        assert pids_seen(Rig("/", processes=f"pid:{child.pid}")) == {child.pid}
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_name_target_and_identity_attributes() -> None:
+    me = psutil.Process()
+    rig = Rig("/", processes=f"name:^{me.name()}$")
+    mine = [dict(k) for k in rig.observe("process", "process.thread.count")
+            if dict(k)["process.pid"] == os.getpid()]
+    assert mine and mine[0]["process.executable.name"] == me.name()
+    assert mine[0]["process.command"] == me.cmdline()[0]

@@ -1,0 +1,38 @@
+"""The psutil reader (other platforms), fed fixed psutil data, through the same sources."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import psutil
+import pytest
+
+from agent.host.cycle import Cycle
+from agent.host.paths import HostFS
+from agent.host.portable import PsutilReader
+from agent.sources.base import Context
+from agent.sources.cpu import CpuSource
+from agent.sources.memory import MemorySource
+from tests.unit.rig import config
+
+
+def test_cpu_and_memory_from_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
+    T = namedtuple("T", "user nice system idle")
+    VM = namedtuple("VM", "total available percent used free active inactive wired")
+    monkeypatch.setattr(psutil, "cpu_times", lambda percpu=False: T(1.0, 0.0, 2.0, 7.0))
+    monkeypatch.setattr(psutil, "virtual_memory",
+                        lambda: VM(1000, 600, 40.0, 400, 100, 300, 200, 100))
+    cycle, cfg = Cycle(), config("/")
+    ctx = Context(cfg, HostFS("/"), PsutilReader(HostFS("/"), cycle), cycle)
+    cpu, mem = CpuSource(ctx), MemorySource(ctx)
+    cycle.open()
+    t = {a["cpu.mode"]: v for v, a in cpu.observers()["system.cpu.time"]()}
+    assert t == {"user": 1.0, "nice": 0.0, "system": 2.0, "idle": 7.0}
+    usage = {a["system.memory.state"]: v for v, a in mem.observers()["system.memory.usage"]()}
+    assert usage["used"] == 400 and sum(usage.values()) == 1000
+
+
+def test_process_errors_are_the_builtin_ones() -> None:
+    reader = PsutilReader(HostFS("/"), Cycle())
+    with pytest.raises(ProcessLookupError):
+        reader.process_stat(2**22 + 12345)  # above any pid_max: no such process

@@ -1,0 +1,72 @@
+"""The command line, in-process: check, once, --version, and configuration errors as one line
+with exit status 2. (As a subprocess, with the exec into the runner: tests/e2e/test_cli.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from agent import __version__
+from agent.cli import main
+from tests.paths import REPO
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("ADK_AGENT_", "OTEL_")):
+            monkeypatch.delenv(key)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own exits (--version, a bad flag)
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_a_config_error_exits_2_with_one_line(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADK_AGENT_INTERVAL", "fast")
+    code, _, err = run(capsys, "run")
+    assert code == 2 and err.count("\n") == 1 and "ADK_AGENT_INTERVAL" in err
+    monkeypatch.delenv("ADK_AGENT_INTERVAL")
+    code, _, err = run(capsys, "--interval", "0s", "check")
+    assert code == 2 and "--interval" in err
+    code, _, err = run(capsys, "--bogus")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_check_redacts_headers(capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=hunter2")
+    code, out, err = run(capsys, "check")
+    assert code == 0, err
+    assert "hunter2" not in out + err and json.loads(out)["headers"] == {"api-key": "<redacted>"}
+
+
+def test_version_and_once_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and __version__ in out
+    code, out, err = run(capsys, "once", "--format", "json")
+    assert code == 0, err
+    names = {m["name"] for m in json.loads(out)["metrics"]}
+    assert {"system.cpu.time", "system.memory.usage", "process.cpu.time"} <= names
+
+
+def test_shipped_example_configs_are_valid(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADK_AGENT_CONFIG", str(REPO / "config" / "agent.yaml"))
+    code, _, err = run(capsys, "check")
+    assert code == 0, err
+    monkeypatch.delenv("ADK_AGENT_CONFIG")
+    for line in (REPO / "config" / "agent.env").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            monkeypatch.setenv(key.strip(), value.strip())
+    code, _, err = run(capsys, "check")
+    assert code == 0, err
