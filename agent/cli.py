@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = {dest: getattr(args, dest) for dest, _ in FLAGS.values() if hasattr(args, dest)}
-    from agent.config.settings import ConfigError, load_settings
+    from agent.settings import ConfigError, load_settings
 
     try:
         settings = load_settings(**flags)

@@ -7,7 +7,8 @@ import json
 import sys
 
 from agent.catalog import CATALOG
-from agent.config.settings import PREFIX, STANDARD_ENV, Settings
+from agent.settings import PREFIX, Settings
+from agent.settings.layers import STANDARD_ENV
 from agent.sources.base import Metric, Schema
 
 _INSTRUMENT = {"counter": "ObservableCounter", "updowncounter": "ObservableUpDownCounter",

@@ -53,10 +53,10 @@ from opentelemetry.sdk.metrics.export import (  # noqa: E402
 from run import sleepers  # noqa: E402
 
 from agent.config.plain import Config  # noqa: E402
-from agent.config.settings import load_config  # noqa: E402
 from agent.export.encoding import Encoder  # noqa: E402
 from agent.host import procfs, sockdiag  # noqa: E402
 from agent.pipeline import Agent, Bound  # noqa: E402
+from agent.settings import load_config  # noqa: E402
 
 RESULTS = HERE / "results"
 CPU = time.thread_time  # this thread's CPU time: the agent's callbacks run in the caller's thread

@@ -1,2 +1,2 @@
-"""Configuration: the pydantic-settings model (`settings`), the plain Config the running agent
-reads (`plain`), durations and process-target parsing."""
+"""The configuration as plain data (`plain.Config`, what the running agent reads, with no
+pydantic), and the parsing of durations and process targets that the settings validate with."""

@@ -14,8 +14,16 @@ from collections.abc import Iterator
 from agent.host import procfs, sockdiag
 from agent.host.cycle import Cycle, Memo, per_cycle
 from agent.host.paths import HostFS
-from agent.host.procfs import DiskStats, Mount, NetDev
-from agent.host.reader import Memory, ProcessStat, SocketCounts, Times
+from agent.host.records import (
+    DiskStats,
+    Memory,
+    Mount,
+    NetDev,
+    ProcessStat,
+    SocketCounts,
+    Times,
+    looks_like_partition,
+)
 
 log = logging.getLogger("agent.host")
 
@@ -110,7 +118,7 @@ class LinuxReader:
         if verdict is None:
             block = f"{self.host.sys}/class/block"
             verdict = (os.path.exists(f"{block}/{device}/partition") if os.path.isdir(block)
-                       else procfs.looks_like_partition(device, devices))
+                       else looks_like_partition(device, devices))
             self._partitions[device] = verdict
         return verdict
 

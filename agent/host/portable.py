@@ -11,8 +11,16 @@ import psutil
 
 from agent.host.cycle import Cycle
 from agent.host.paths import HostFS
-from agent.host.procfs import DiskStats, Mount, NetDev, looks_like_partition
-from agent.host.reader import Memory, ProcessStat, SocketCounts, Times
+from agent.host.records import (
+    DiskStats,
+    Memory,
+    Mount,
+    NetDev,
+    ProcessStat,
+    SocketCounts,
+    Times,
+    looks_like_partition,
+)
 
 # psutil's field names as cpu.mode values
 _MODES = {"user": "user", "nice": "nice", "system": "system", "idle": "idle",

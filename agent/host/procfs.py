@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from agent.host.records import CPU_MODES, DiskStats, Mount, NetDev
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-# /proc/stat cpu columns, as cpu.mode values. guest and guest_nice are already counted in user
-# and nice, so they are left out (as the hostmetrics receiver does) to keep the sum right.
-CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "softirq", "steal")
 
 # TCP states as /proc/net/tcp numbers them, named as network.connection.state values.
 TCP_STATES = {
@@ -104,18 +102,6 @@ def read_physical_cores(proc: str) -> int | None:
             elif line.startswith(b"core id"):
                 cores.add((package, line.partition(b":")[2].strip()))
     return len(cores) or None
-
-
-@dataclass(frozen=True, slots=True)
-class NetDev:
-    rx_bytes: int
-    rx_packets: int
-    rx_errs: int
-    rx_drop: int
-    tx_bytes: int
-    tx_packets: int
-    tx_errs: int
-    tx_drop: int
 
 
 def read_net_dev(path: str) -> dict[str, NetDev]:
@@ -217,14 +203,6 @@ def count_pid_fds(proc: str, pid: int) -> int:
     return len(os.listdir(f"{proc}/{pid}/fd"))
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
-    device: str
-    mountpoint: str
-    fstype: str
-    options: tuple[str, ...]
-
-
 def _unescape(field: str) -> str:
     # /proc/*/mounts escapes space, tab, newline and backslash as octal (\040 ...).
     if "\\" not in field:
@@ -243,28 +221,6 @@ def read_mounts(path: str) -> list[Mount]:
             # A later mount over the same point hides the earlier one.
             mounts[mp] = Mount(_unescape(parts[0]), mp, parts[2], tuple(parts[3].split(",")))
     return list(mounts.values())
-
-
-@dataclass(frozen=True, slots=True)
-class DiskStats:
-    read_count: int
-    read_merged_count: int | None  # None where the platform does not count it
-    read_bytes: int
-    read_time: int  # ms
-    write_count: int
-    write_merged_count: int | None
-    write_bytes: int
-    write_time: int  # ms
-    busy_time: int | None  # ms with I/O in flight
-
-
-_PARTITION_SUFFIX = re.compile(r"^p?\d+$")
-
-
-def looks_like_partition(dev: str, devices: Iterable[str]) -> bool:
-    """sda1 of sda, nvme0n1p1 of nvme0n1, mmcblk0p1 of mmcblk0 (when sysfs cannot say)."""
-    return any(dev != d and dev.startswith(d) and _PARTITION_SUFFIX.match(dev[len(d):])
-               for d in devices)
 
 
 def read_diskstats(proc: str) -> dict[str, DiskStats]:

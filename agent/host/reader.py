@@ -11,61 +11,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 from agent.host.cycle import Cycle
 from agent.host.paths import HostFS
-from agent.host.procfs import DiskStats, Mount, NetDev
-
-Times = dict[str, float]  # cpu.mode -> seconds
-SocketCounts = dict[tuple[str, str | None], int]  # (transport, TCP state or None) -> sockets
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    total: int
-    free: int
-    buffers: int
-    cached: int
-    available: int
-    shared: int | None = None
-    slab_reclaimable: int | None = None
-    slab_unreclaimable: int | None = None
-
-    @property
-    def used(self) -> int:
-        """What is neither free nor reclaimable cache, so that used + free + buffers + cached
-        is exactly the total (the hostmetrics receiver's definition, not psutil's
-        total - available)."""
-        return max(self.total - self.free - self.buffers - self.cached, 0)
-
-    @property
-    def psutil_used(self) -> int:
-        """The legacy catalog's "used": total - available, as psutil and free(1) say."""
-        return self.total - self.available
-
-    @property
-    def percent(self) -> float:
-        return self.psutil_used / self.total * 100 if self.total else 0.0
-
-    def states(self) -> dict[str, int]:
-        return {"used": self.used, "free": self.free, "buffers": self.buffers,
-                "cached": self.cached}
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessStat:
-    """What one read of a process gives (on Linux, /proc/<pid>/stat)."""
-
-    user: float  # seconds
-    system: float
-    rss: int  # bytes
-    vms: int
-    threads: int
-    minflt: int | None
-    majflt: int | None
-    start: int  # when it started, in the platform's units: with the pid, its identity
+from agent.host.records import DiskStats, Memory, Mount, NetDev, ProcessStat, SocketCounts, Times
 
 
 class Reader(Protocol):

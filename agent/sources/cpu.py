@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agent.host.cycle import Memo, per_cycle
-from agent.host.procfs import CPU_MODES
-from agent.host.reader import Times
+from agent.host.records import CPU_MODES, Times
 from agent.sources.base import (
     NO_ATTRS,
     Attrs,

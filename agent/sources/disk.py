@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from agent.host.cycle import per_cycle
-from agent.host.procfs import DiskStats
+from agent.host.records import DiskStats
 from agent.sources.base import (
     NO_ATTRS,
     Attrs,

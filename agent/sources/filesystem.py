@@ -10,8 +10,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from agent.host import procfs
 from agent.host.cycle import per_cycle
+from agent.host.records import Mount
 from agent.host.workers import DaemonPool
 from agent.sources.base import (
     Attrs,
@@ -85,7 +85,7 @@ class FilesystemSource(Source):
         self._stuck: dict[str, Future[os.statvfs_result]] = {}
         self._pool = DaemonPool(4, "adk-statvfs")
 
-    def _statvfs(self, m: procfs.Mount, deadline: float) -> os.statvfs_result | None:
+    def _statvfs(self, m: Mount, deadline: float) -> os.statvfs_result | None:
         """statvfs in a worker so a stale network mount cannot hang the cycle: a mount whose
         call does not return by the deadline is skipped, and skipped without a new call for
         as long as that call stays stuck."""

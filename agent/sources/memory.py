@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from agent.host.cycle import per_cycle
-from agent.host.reader import Memory
+from agent.host.records import Memory
 from agent.sources.base import (
     NO_ATTRS,
     Attrs,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from agent.host.cycle import per_cycle
-from agent.host.procfs import NetDev
-from agent.host.reader import SocketCounts
+from agent.host.records import NetDev, SocketCounts
 from agent.sources.base import (
     NO_ATTRS,
     Attrs,

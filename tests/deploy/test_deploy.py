@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from agent.config.durations import parse_duration
-from agent.config.layers import STANDARD_ENV
-from agent.config.settings import Settings, load_settings
-from agent.config.values import PREFIX
+from agent.settings import Settings, load_settings
+from agent.settings.layers import STANDARD_ENV
+from agent.settings.values import PREFIX
 from tests.paths import REPO
 
 ROOT = REPO

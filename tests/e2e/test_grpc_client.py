@@ -17,9 +17,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
 
-from agent.config.settings import load_config
 from agent.export.grpc_client import Channel, Reply
 from agent.export.transport import EXPORT_PATH, GrpcSender
+from agent.settings import load_config
 from tests.otlp_receiver import Receiver, free_port
 
 

@@ -10,9 +10,9 @@ import threading
 import urllib.request
 from pathlib import Path
 
-from agent.config.settings import load_config
 from agent.health.server import Probes
 from agent.pipeline import Agent
+from agent.settings import load_config
 from tests.harness import AgentProcess, free_port, wait_until
 
 

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from agent.catalog import BY_NAME, select
-from agent.config.settings import load_config
+from agent.settings import load_config
 from agent.sources.base import Kind
 from tests.collector import Rotel
 from tests.harness import AgentProcess, free_port, wait_until

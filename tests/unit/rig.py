@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config.plain import Config
-from agent.config.settings import load_config
+from agent.settings import load_config
 from agent.sources import SOURCES
 from agent.sources.base import Context, Source
 from tests.paths import HOSTROOT

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agent.catalog import BY_NAME, CATALOG, select
-from agent.config.settings import ConfigError, load_config, load_settings
+from agent.settings import ConfigError, load_config, load_settings
 from agent.sources.base import Kind, Schema
 
 EXACT = {  # name: unit, as the dashboards know them

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import agent.host.procfs as procfs
-from agent.config.settings import load_config
 from agent.host.cycle import per_cycle
 from agent.pipeline import Agent
+from agent.settings import load_config
 from agent.sources import SOURCES
 from tests.paths import HOSTROOT
 from tests.unit.rig import config

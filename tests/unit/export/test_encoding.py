@@ -8,9 +8,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from agent.config.settings import load_config
 from agent.export.encoding import Encoder
 from agent.pipeline import Agent
+from agent.settings import load_config
 from agent.sources.base import Kind
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import psutil
 
 from agent.host import procfs
+from agent.host.records import looks_like_partition
 
 
 def test_pid_reads_agree_with_psutil() -> None:
@@ -40,5 +41,5 @@ def test_a_name_with_spaces_and_parentheses(tmp_path: Path) -> None:
 
 def test_partitions_are_told_from_disks_by_name() -> None:
     devices = ["sda", "sda1", "nvme0n1", "nvme0n1p2", "mmcblk0", "mmcblk0p1", "sdb"]
-    parts = {d for d in devices if procfs.looks_like_partition(d, devices)}
+    parts = {d for d in devices if looks_like_partition(d, devices)}
     assert parts == {"sda1", "nvme0n1p2", "mmcblk0p1"}

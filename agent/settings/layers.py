@@ -15,7 +15,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from agent.config.values import PREFIX, ConfigError
+from agent.settings.values import PREFIX, ConfigError
 
 # Standard variables, each mapped to a field; for a field the first one set wins. The OTLP
 # timeout variables are in milliseconds.

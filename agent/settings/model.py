@@ -16,10 +16,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.catalog import BY_NAME, SOURCE_NAMES
-from agent.config.layers import STANDARD_ENV, StandardEnvSource, config_file_source
 from agent.config.plain import Config
 from agent.config.targets import parse_target
-from agent.config.values import (
+from agent.settings.layers import STANDARD_ENV, StandardEnvSource, config_file_source
+from agent.settings.values import (
     DEFAULT_DISKS_EXCLUDE,
     DEFAULT_FS_TYPES_EXCLUDE,
     DEFAULT_MOUNTPOINTS_EXCLUDE,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config.settings import ConfigError, load_settings
+from agent.settings import ConfigError, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.config.settings import ConfigError, load_settings
+from agent.settings import ConfigError, load_settings
 
 VARIABLES = [
     "ADK_AGENT_INTERVAL", "ADK_AGENT_EXPORT_TIMEOUT", "ADK_AGENT_ENDPOINT", "ADK_AGENT_PROTOCOL",

@@ -1,0 +1,102 @@
+"""What the host readers return, the same on every platform."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# /proc/stat's cpu columns, as cpu.mode values, in its order. guest and guest_nice are already
+# counted in user and nice, so they are left out (as the hostmetrics receiver does) to keep the
+# sum right.
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "softirq", "steal")
+Times = dict[str, float]  # cpu.mode -> seconds
+SocketCounts = dict[tuple[str, str | None], int]  # (transport, TCP state or None) -> sockets
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    total: int
+    free: int
+    buffers: int
+    cached: int
+    available: int
+    shared: int | None = None
+    slab_reclaimable: int | None = None
+    slab_unreclaimable: int | None = None
+
+    @property
+    def used(self) -> int:
+        """What is neither free nor reclaimable cache, so that used + free + buffers + cached
+        is exactly the total (the hostmetrics receiver's definition, not psutil's
+        total - available)."""
+        return max(self.total - self.free - self.buffers - self.cached, 0)
+
+    @property
+    def psutil_used(self) -> int:
+        """The legacy catalog's "used": total - available, as psutil and free(1) say."""
+        return self.total - self.available
+
+    @property
+    def percent(self) -> float:
+        return self.psutil_used / self.total * 100 if self.total else 0.0
+
+    def states(self) -> dict[str, int]:
+        return {"used": self.used, "free": self.free, "buffers": self.buffers,
+                "cached": self.cached}
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStat:
+    """What one read of a process gives (on Linux, /proc/<pid>/stat)."""
+
+    user: float  # seconds
+    system: float
+    rss: int  # bytes
+    vms: int
+    threads: int
+    minflt: int | None
+    majflt: int | None
+    start: int  # when it started, in the platform's units: with the pid, its identity
+
+
+@dataclass(frozen=True, slots=True)
+class NetDev:
+    rx_bytes: int
+    rx_packets: int
+    rx_errs: int
+    rx_drop: int
+    tx_bytes: int
+    tx_packets: int
+    tx_errs: int
+    tx_drop: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    device: str
+    mountpoint: str
+    fstype: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DiskStats:
+    read_count: int
+    read_merged_count: int | None  # None where the platform does not count it
+    read_bytes: int
+    read_time: int  # ms
+    write_count: int
+    write_merged_count: int | None
+    write_bytes: int
+    write_time: int  # ms
+    busy_time: int | None  # ms with I/O in flight
+
+
+_PARTITION_SUFFIX = re.compile(r"^p?\d+$")
+
+
+def looks_like_partition(dev: str, devices: Iterable[str]) -> bool:
+    """sda1 of sda, nvme0n1p1 of nvme0n1, mmcblk0p1 of mmcblk0 (when sysfs cannot say)."""
+    return any(dev != d and dev.startswith(d) and _PARTITION_SUFFIX.match(dev[len(d):])
+               for d in devices)

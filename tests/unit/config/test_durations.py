@@ -1,0 +1,20 @@
+"""Durations as people write them."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.config.durations import parse_duration
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("500ms", 0.5), ("10s", 10.0), ("1m", 60.0),
+                                               ("1h", 3600.0), ("2.5", 2.5), (" 3 s ", 3.0),
+                                               (7, 7.0)])
+def test_units(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "-1s", "1d", "fast", "nan", True, float("inf")])
+def test_what_is_not_a_duration(text: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
