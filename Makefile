@@ -6,7 +6,7 @@ INTERVAL ?= 5s
 PROTOCOL ?= grpc
 EXTRAS ?= test,deploy
 
-.PHONY: venv test lint run bench soak clean
+.PHONY: venv test unit lint run bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ lint: venv
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The fast layer alone: in-process, no subprocess, no network (seconds).
+unit: venv
+	$(BIN)/python -m pytest -q tests/unit
 
 # A local collector that prints what it receives, and the agent pushing to it.
 run: venv
