@@ -7,6 +7,7 @@ APP_VERSION / GIT_COMMIT) variables, the config file named by ADK_AGENT_CONFIG, 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -303,4 +304,10 @@ def load_settings(**flags: Any) -> Settings:
     except ConfigError:
         raise
     except (ValueError, TypeError, OSError) as exc:
-        raise ConfigError(f"configuration: {str(exc).splitlines()[0]}") from None
+        # pydantic-settings' own parse errors name the field, not where its value came from
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        named = re.search(r'field "(\w+)"', text)
+        where = _origin(named.group(1), flags, config) if named else "configuration"
+        if named and "EnvSettingsSource" in text:
+            text = "not valid JSON"
+        raise ConfigError(f"{where}: {text}") from None

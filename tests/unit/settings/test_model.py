@@ -100,6 +100,7 @@ def test_headers_and_resource_attributes(monkeypatch: pytest.MonkeyPatch) -> Non
     ({"OTEL_EXPORTER_OTLP_HEADERS": "token"}, "OTEL_EXPORTER_OTLP_HEADERS"),
     ({"ADK_AGENT_CONFIG": "/no/such.yaml"}, "ADK_AGENT_CONFIG: no such file"),
     ({"ADK_AGENT_HEALTH_ADDRESS": "localhost"}, "ADK_AGENT_HEALTH_ADDRESS"),
+    ({"ADK_AGENT_SOURCE_INTERVALS": "{bad"}, "ADK_AGENT_SOURCE_INTERVALS: not valid JSON"),
 ])
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
                                       expect: str) -> None:
