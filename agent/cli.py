@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", parents=[common], help="collect and export until stopped (default)")
     once = sub.add_parser("once", parents=[common], help="collect once, print, export nothing")
     once.add_argument("--format", choices=("text", "json"), default="text")
-    sub.add_parser("check", parents=[common], help="validate and print the effective settings")
+    check = sub.add_parser("check", parents=[common],
+                           help="validate and print the effective settings and their origin")
+    check.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -72,7 +74,7 @@ def _main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     command = args.command or "run"
     if command == "check":
-        return check(settings)
+        return check(settings, flags, args.format)
     if command == "once":
         from agent.logs import setup_logging
 
@@ -83,11 +85,31 @@ def _main(argv: list[str] | None = None) -> int:
     return handoff(settings.to_config())
 
 
-def check(settings: Any) -> int:
+def check(settings: Any, flags: dict[str, Any], fmt: str) -> int:
+    from agent import present
     from agent.catalog import select
+    from agent.settings import ConfigError
+    from agent.settings.model import DURATIONS, file_keys
+    from agent.settings.origin import origins
 
-    print(json.dumps(settings.redacted(), indent=2, default=str))
-    print(f"{len(select(settings.to_config()))} metrics enabled", file=sys.stderr)
+    values = settings.redacted()
+    file = str(settings.config) if settings.config else None
+    try:
+        keys = file_keys(file)
+    except ConfigError as exc:  # already read once: only a file changed meanwhile
+        return _fail(str(exc))
+    source = origins(list(values), flags, file, keys)
+    if settings.endpoint is None:  # the protocol's default port and path
+        source["endpoint"] = f"default for {settings.protocol}"
+    enabled = len(select(settings.to_config()))
+    if fmt == "json":
+        print(json.dumps({"settings": values, "from": source}, indent=2, default=str))
+        print(f"{enabled} metrics enabled", file=sys.stderr)
+        return 0
+    for line in present.settings(values, source, DURATIONS):
+        print(line)
+    print(f"\nThe configuration is valid: {enabled} metrics enabled from "
+          f"{len(settings.sources)} sources. Header values are never shown.")
     return 0
 
 
@@ -106,9 +128,10 @@ def once(settings: Any, fmt: str) -> int:
                 "points": [{"attributes": dict(a), "value": v} for v, a in result[b.metric.name]]}
                for b in agent.bound]
         print(json.dumps({"metrics": out}, indent=1))
-    else:
-        for b in agent.bound:
-            for value, attrs in result[b.metric.name]:
-                labels = ",".join(f"{k}={v}" for k, v in attrs.items())
-                print(f"{b.metric.name}{{{labels}}} {value:g} {b.metric.unit}")
+        return 0
+    from agent import present
+
+    for line in present.points((b.metric.name, b.metric.unit, result[b.metric.name])
+                               for b in agent.bound):
+        print(line)
     return 0

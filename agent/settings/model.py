@@ -10,16 +10,18 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.catalog import BY_NAME, SOURCE_NAMES
+from agent.config.durations import parse_duration
 from agent.config.plain import Config
 from agent.config.targets import parse_target
-from agent.settings.layers import STANDARD_ENV, StandardEnvSource, config_file_source
+from agent.settings.layers import StandardEnvSource, config_file_source
+from agent.settings.origin import origin
 from agent.settings.values import (
     DEFAULT_DISKS_EXCLUDE,
     DEFAULT_FS_TYPES_EXCLUDE,
@@ -248,21 +250,33 @@ class Settings(BaseSettings):
         return data
 
 
-def _origin(field: str, flags: dict[str, Any], config: str | None, key: str = "") -> str:
-    if field in flags:
-        return "--" + field.replace("_", "-")
-    env_name = PREFIX + field.upper()
-    nested = f"{env_name}__{key.upper()}"
-    if key and any(k.upper() == nested for k in os.environ):
-        return nested
-    if any(k.upper() == env_name or k.upper().startswith(env_name + "__") for k in os.environ):
-        return env_name
-    for var in STANDARD_ENV.get(field, ()):
-        if os.environ.get(var, "").strip():
-            return var
-    if config:
-        return f"{config}: key '{field}'"
-    return field
+def _where(field: str, flags: dict[str, Any], config: str | None, key: str = "") -> str:
+    """What an error names: the flag or variable that set the field, or the file's key."""
+    found = origin(field, flags, config, key=key)
+    if found is None:
+        return field
+    return f"{config}: key '{field}'" if found == config else found
+
+
+def _is_duration(annotation: Any) -> bool:
+    metadata = getattr(annotation, "__metadata__", ())
+    if any(getattr(m, "func", None) is parse_duration for m in metadata):
+        return True
+    return any(_is_duration(a) for a in get_args(annotation))
+
+
+# the settings that are durations (shown as such by `check`)
+DURATIONS = {name for name, f in Settings.model_fields.items()
+             if any(getattr(m, "func", None) is parse_duration for m in f.metadata)
+             or _is_duration(f.annotation)}
+
+
+def file_keys(path: str | None) -> set[str]:
+    """The settings a config file sets (for `check`)."""
+    if not path:
+        return set()
+    data = config_file_source(Settings, Path(path))()
+    return {k.lower() for k in data}
 
 
 def _check_unknown_env() -> None:
@@ -292,7 +306,7 @@ def load_settings(**flags: Any) -> Settings:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
         field = loc[0] if loc else "settings"
-        where = _origin(field, flags, config, loc[1] if len(loc) > 1 else "")
+        where = _where(field, flags, config, loc[1] if len(loc) > 1 else "")
         if field not in Settings.model_fields:
             where = f"{config}: key '{field}'" if config else field
         msg = err["msg"].removeprefix("Value error, ")
@@ -307,7 +321,7 @@ def load_settings(**flags: Any) -> Settings:
         # pydantic-settings' own parse errors name the field, not where its value came from
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         named = re.search(r'field "(\w+)"', text)
-        where = _origin(named.group(1), flags, config) if named else "configuration"
+        where = _where(named.group(1), flags, config) if named else "configuration"
         if named and "EnvSettingsSource" in text:
             text = "not valid JSON"
         raise ConfigError(f"{where}: {text}") from None

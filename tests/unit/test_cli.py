@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -44,9 +45,35 @@ def test_a_config_error_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]
 def test_check_redacts_headers(capsys: pytest.CaptureFixture[str],
                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "api-key=hunter2")
-    code, out, err = run(capsys, "check")
+    code, out, err = run(capsys, "check", "--format", "json")
     assert code == 0, err
-    assert "hunter2" not in out + err and json.loads(out)["headers"] == {"api-key": "<redacted>"}
+    doc = json.loads(out)
+    assert "hunter2" not in out + err and doc["settings"]["headers"] == {"api-key": "<redacted>"}
+    code, out, err = run(capsys, "check")
+    assert code == 0 and "hunter2" not in out + err and "api-key=<redacted>" in out
+
+
+def test_check_says_where_each_setting_came_from(capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text("interval: 30s\nservice_name: from-file\nlog_level: debug\n")
+    monkeypatch.setenv("ADK_AGENT_CONFIG", str(cfg))
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "from-otel")
+    monkeypatch.setenv("ADK_AGENT_LOG_LEVEL", "warning")
+    _, out, _ = run(capsys, "--interval", "2s", "check", "--format", "json")
+    origin = json.loads(out)["from"]
+    assert origin["interval"] == "--interval"
+    assert origin["log_level"] == "ADK_AGENT_LOG_LEVEL"
+    assert origin["service_name"] == "OTEL_SERVICE_NAME"
+    assert origin["config"] == "ADK_AGENT_CONFIG"
+    assert origin["protocol"] == "default" and origin["endpoint"] == "default for grpc"
+    monkeypatch.delenv("OTEL_SERVICE_NAME")
+    _, out, _ = run(capsys, "check")
+    row = next(line for line in out.splitlines() if line.startswith("service_name "))
+    assert row.split() == ["service_name", "file", str(cfg), "from-file"]
+    assert next(line for line in out.splitlines() if line.startswith("interval ")).split() == [
+        "interval", "file", str(cfg), "30s"]
 
 
 def test_version_and_once_json(capsys: pytest.CaptureFixture[str]) -> None:
