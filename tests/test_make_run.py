@@ -10,7 +10,6 @@ terminal's would. The environment of the Python running the tests stands in for 
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
 import pty
@@ -21,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import termios
 import threading
 from pathlib import Path
 
@@ -36,6 +34,9 @@ AGENT_LOG = re.compile(r" [A-Z]+ agent(\.\w+)?: ")
 DELIVERED = re.compile(r"INFO agent\.export: stopped: every batch sent, (\d+) points delivered "
                        r"to (\S+) since start$")
 
+TAKE_TERMINAL = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+                 "os.execvp(sys.argv[1], sys.argv[1:])")
+
 pytestmark = pytest.mark.skipif(
     shutil.which("make") is None or os.name != "posix" or sys.platform != "linux",
     reason="needs make and a Linux pseudo-terminal")
@@ -46,13 +47,10 @@ class Terminal:
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.master, slave = pty.openpty()
-
-        def controlling_terminal() -> None:  # in the child, after setsid()
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=slave, stdout=slave,
-                                     stderr=slave, start_new_session=True,
-                                     preexec_fn=controlling_terminal)
+        # The new session (setsid) takes the pty as its controlling terminal, then runs argv.
+        self.proc = subprocess.Popen([sys.executable, "-c", TAKE_TERMINAL, *argv], cwd=ROOT,
+                                     env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True)
         os.close(slave)
         self._out = bytearray()
         self._lock = threading.Lock()
