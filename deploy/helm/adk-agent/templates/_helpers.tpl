@@ -28,7 +28,8 @@ app.kubernetes.io/component: host-metrics
 {{- define "adk-agent.resourceAttributes" -}}
 {{- $pairs := list -}}
 {{- range $key, $value := .Values.resourceAttributes -}}
-{{- $pairs = append $pairs (printf "%s=%s" $key ($value | toString | replace "%" "%25" | replace "," "%2C")) -}}
+{{- $encoded := $value | toString | replace "%" "%25" | replace "," "%2C" -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $encoded) -}}
 {{- end -}}
 {{- join "," $pairs -}}
 {{- end -}}
