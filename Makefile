@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INTERVAL ?= 5s
 PROTOCOL ?= grpc
+GRPC_PORT ?= 4317
+HTTP_PORT ?= 4318
 EXTRAS ?= test,deploy
 
 .PHONY: venv test unit lint run bench soak clean
@@ -28,16 +30,23 @@ test: lint
 unit: venv
 	$(BIN)/python -m pytest -q tests/unit
 
-# A local collector that prints what it receives, and the agent pushing to it.
+# A local collector that prints what it receives, and the agent pushing to it. Ctrl-C stops
+# the agent first (its final export still reaches the collector), then the collector: the
+# collector runs in a process group of its own, so the terminal's SIGINT reaches only the
+# agent and this shell, which outlives it (`trap : INT`) to stop the collector on EXIT.
 run: venv
 	@rotel=$$($(BIN)/python -c 'import importlib.util, os; \
 	  print(os.path.join(importlib.util.find_spec("rotel").submodule_search_locations[0], "rotel-agent"))'); \
 	  tmp=$$(mktemp -d); \
-	  $$rotel start --otlp-grpc-endpoint 127.0.0.1:4317 --otlp-http-endpoint 127.0.0.1:4318 \
+	  $(BIN)/python -c 'import os, sys; os.setpgid(0, 0); os.execv(sys.argv[1], sys.argv[1:])' \
+	    $$rotel start --otlp-grpc-endpoint 127.0.0.1:$(GRPC_PORT) \
+	    --otlp-http-endpoint 127.0.0.1:$(HTTP_PORT) \
 	    --exporter blackhole --debug-log metrics --debug-log-verbosity detailed \
 	    --pid-file $$tmp/rotel.pid --log-file $$tmp/rotel.log & rotel_pid=$$!; \
-	  trap 'kill $$rotel_pid 2>/dev/null; rm -rf $$tmp' EXIT INT TERM; \
-	  if [ "$(PROTOCOL)" = grpc ]; then ep=http://127.0.0.1:4317; else ep=http://127.0.0.1:4318; fi; \
+	  stop() { kill $$rotel_pid 2>/dev/null && wait $$rotel_pid; rm -rf $$tmp; }; \
+	  trap stop EXIT; trap 'exit 1' TERM HUP; trap : INT; \
+	  if [ "$(PROTOCOL)" = grpc ]; then ep=http://127.0.0.1:$(GRPC_PORT); \
+	  else ep=http://127.0.0.1:$(HTTP_PORT); fi; \
 	  $(BIN)/adk-agent run --endpoint $$ep --protocol $(PROTOCOL) --interval $(INTERVAL)
 
 # The benchmark (not part of `make test`): adk-agent vs the Python peer vs the floor, the

@@ -209,6 +209,9 @@ class QueuedExporter(MetricExporter):
                      if self.config.queue_dir
                      else "lost (set ADK_AGENT_QUEUE_DIR to keep them)")
             log.warning("%d batches not delivered before shutdown: %s", left, where)
+        else:
+            log.info("stopped: every batch sent, %d points delivered to %s since start",
+                     self.status.points, self.target)
 
 
 class DiscardingExporter(MetricExporter):
