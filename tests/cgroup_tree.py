@@ -84,7 +84,9 @@ def build(root: Path, pods: int, per_pod: int, driver: str = "systemd") -> Node:
     node = Node(root)
     cg = root / "sys/fs/cgroup"
     cg.mkdir(parents=True, exist_ok=True)
-    (cg / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids rdma misc\n")
+    for name in ("cgroup.controllers", "cgroup.subtree_control"):
+        (cg / name).write_text("cpuset cpu io memory hugetlb pids rdma misc\n")
+    (cg / "cpu.pressure").write_text("some avg10=0.00 avg60=0.00 avg300=0.00 total=9\n")
     dev = root / "sys/dev/block/8:0"
     dev.mkdir(parents=True, exist_ok=True)
     (dev / "uevent").write_text("MAJOR=8\nMINOR=0\nDEVNAME=sda\nDEVTYPE=disk\n")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,20 @@ def test_unified_host() -> None:
     h = find_hierarchy(str(SYSTEMD))
     assert h.mode is Mode.UNIFIED
     assert h.path == f"{SYSTEMD}/sys/fs/cgroup"
+    assert h.files == cgroup.ALL_FILES  # cpu, io and memory enabled for children; PSI on
+
+
+def test_files_offered_follow_the_controllers_and_psi(tmp_path: Path) -> None:
+    cg = tmp_path / "sys/fs/cgroup"
+    cg.mkdir(parents=True)
+    (cg / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (cg / "cgroup.subtree_control").write_text("cpu pids\n")
+    assert find_hierarchy(str(tmp_path)).files == {CPU_STAT, cgroup.CPU_MAX}  # no PSI
+    (cg / "cgroup.subtree_control").write_text("memory\n")
+    (cg / "cpu.pressure").write_text("")
+    assert find_hierarchy(str(tmp_path)).files == {
+        CPU_STAT, MEMORY_CURRENT, MEMORY_STAT, cgroup.MEMORY_EVENTS, cgroup.MEMORY_MAX,
+        *cgroup.PRESSURE_FILES}
 
 
 def test_hybrid_host_reads_the_unified_tree_and_says_what_it_lacks() -> None:
@@ -69,6 +85,7 @@ def test_hybrid_host_reads_the_unified_tree_and_says_what_it_lacks() -> None:
     assert h.mode is Mode.HYBRID
     assert h.path == f"{root}/sys/fs/cgroup/unified"
     assert "hybrid" in h.message and "memory and I/O" in h.message and "\n" not in h.message
+    assert h.files == {CPU_STAT, *cgroup.PRESSURE_FILES}  # no controller is v2's on such a host
 
 
 def test_cgroup_v1_host_gets_one_clear_line() -> None:
@@ -322,6 +339,8 @@ def test_io_stat_with_keys_the_kernel_adds() -> None:
             b"8:16 rbytes=3 wbytes=4 rios=5 wios=6\n")
     assert cgroup.parse_io_stat(data) == {"259:0": IOStat(10, 20, 1, 2), "8:16": IOStat(3, 4, 5, 6)}
     assert cgroup.parse_io_stat(b"") == {}
+    assert cgroup.parse_io_stat(b"8:0 wbytes=2 rbytes=1 wios=4 rios=3\n\n") == \
+        {"8:0": IOStat(1, 2, 3, 4)}  # another order still reads right
 
 
 def test_memory_stat_converts_only_what_the_metrics_use() -> None:
@@ -331,6 +350,11 @@ def test_memory_stat_converts_only_what_the_metrics_use() -> None:
     assert cgroup.parse_memory_stat(data) == {
         "anon": 50 * MIB, "file": 10 * MIB, "active_file": 6 * MIB, "inactive_file": 4 * MIB,
         "pgfault": 70_000, "pgmajfault": 7}
+
+
+def test_memory_stat_first_and_last_lines() -> None:
+    assert cgroup.parse_memory_stat(b"anon 5\nfile_mapped 9\nfile 7\npgmajfault 2") == {
+        "anon": 5, "file": 7, "pgmajfault": 2}
 
 
 def test_working_set_never_below_zero() -> None:
@@ -393,3 +417,56 @@ def test_read_memory_stat_alone(tmp_path: Path) -> None:
     cgroup_tree.write_cgroup(tmp_path / "cg", 8)
     st = cgroup.read(str(tmp_path / "cg"), {MEMORY_STAT})
     assert st is not None and st.rss == 4 * MIB and st.memory_current is None
+
+
+# --- a real cgroup ----------------------------------------------------------------------------
+
+BURN = ("import sys, time\n"
+        "sys.stdin.readline()  # moved into the cgroup: now burn\n"
+        "start = time.thread_time()\n"
+        "while time.thread_time() - start < 0.3:\n"
+        "    pass\n")
+
+
+def test_a_real_container_cgroup_sees_its_cpu_time_grow() -> None:
+    """A container-shaped cgroup in this machine's own cgroup v2 tree (kept apart from anything
+    real under a directory of its own), a child burning 0.3 s of CPU in it."""
+    h = find_hierarchy("/")
+    if h.path is None:
+        pytest.skip(h.message)
+    base = Path(h.path) / f"adk-agent-test-{os.getpid()}"
+    pod = base / "kubepods.slice/kubepods-besteffort.slice" \
+        / "kubepods-besteffort-pod0a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d.slice"
+    ctr = pod / f"cri-containerd-{'5e' * 32}.scope"
+    try:
+        ctr.mkdir(parents=True)
+    except OSError as exc:  # read-only (a container), or not ours to write
+        pytest.skip(f"no writable cgroup v2 tree here: {exc}")
+    child = subprocess.Popen([sys.executable, "-c", BURN], stdin=subprocess.PIPE, text=True)
+    try:
+        try:
+            (ctr / "cgroup.procs").write_text(f"{child.pid}\n")
+        except OSError as exc:  # a delegation boundary: this process may not move there
+            pytest.skip(f"cannot move a process into {ctr}: {exc}")
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.close()
+        assert child.wait(timeout=60) == 0
+        s = cgroup.Walker(str(base)).scan()
+        assert [(p.uid, p.qos) for p in s.pods] == [
+            ("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "besteffort")]
+        assert [(c.id, c.runtime) for c in s.containers] == [("5e" * 32, "containerd")]
+        st = cgroup.read(s.containers[0].path)
+        assert st is not None and st.cpu is not None and st.cpu.usage_us is not None
+        assert st.cpu.usage_us >= 250_000  # the child's 0.3 s, charged to its cgroup
+        pod_st = cgroup.read(s.pods[0].path)
+        assert pod_st is not None and pod_st.cpu is not None
+        assert pod_st.cpu.usage_us is not None and pod_st.cpu.usage_us >= st.cpu.usage_us
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        for d in (ctr, *ctr.parents):  # empty now: the child has exited
+            if d == base.parent:
+                break
+            d.rmdir()

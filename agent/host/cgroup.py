@@ -44,18 +44,20 @@ class Hierarchy:
     mode: Mode
     path: str | None  # the cgroup v2 tree; None for LEGACY and NONE
     message: str  # one line for the log, naming the path
+    files: frozenset[str] = frozenset()  # the cgroup files this tree's cgroups offer
 
 
 def find_hierarchy(root: str) -> Hierarchy:
     """Find the cgroup v2 tree under a host root (`/`, or the host mount such as /hostfs)."""
     base = os.path.join(root, "sys/fs/cgroup")
     if os.path.exists(f"{base}/cgroup.controllers"):
-        return Hierarchy(Mode.UNIFIED, base, f"cgroup v2 at {base}")
+        return Hierarchy(Mode.UNIFIED, base, f"cgroup v2 at {base}", offered(base))
     unified = f"{base}/unified"
     if os.path.exists(f"{unified}/cgroup.controllers"):
         return Hierarchy(Mode.HYBRID, unified,
                          f"cgroup v2 at {unified} on a hybrid host: CPU time and pressure only "
-                         "(memory and I/O are accounted in cgroup v1, which is not read)")
+                         "(memory and I/O are accounted in cgroup v1, which is not read)",
+                         offered(unified))
     if any(os.path.isdir(f"{base}/{d}") for d in _V1_DIRS):
         return Hierarchy(Mode.LEGACY, None,
                          f"{base} is cgroup v1 only: pod and container metrics need cgroup v2 "
@@ -207,11 +209,33 @@ PRESSURE_FILES = {CPU_PRESSURE: "cpu", MEMORY_PRESSURE: "memory", IO_PRESSURE: "
 ALL_FILES = frozenset({CPU_STAT, CPU_MAX, MEMORY_CURRENT, MEMORY_STAT, MEMORY_EVENTS, MEMORY_MAX,
                        IO_STAT, *PRESSURE_FILES})
 
-# What memory.stat gives the metrics; its other ~50 lines are not converted.
+# The files each controller adds to a cgroup whose parent enables it (cpu.stat's usage lines
+# are always there; its throttling lines come with the cpu controller).
+CONTROLLER_FILES = {"cpu": (CPU_MAX,), "memory": (MEMORY_CURRENT, MEMORY_STAT, MEMORY_EVENTS,
+                                                  MEMORY_MAX), "io": (IO_STAT,)}
+
+
+def offered(tree: str) -> frozenset[str]:
+    """The files worth asking a cgroup of this tree for: the controllers the root enables for
+    its children (the kubelet needs cpu and memory there), and PSI where the kernel has it
+    (the root then has cpu.pressure). Asking for a file that is not there costs a failed open
+    and an exception per cgroup and cycle; on a hybrid host that is most of them."""
+    files = {CPU_STAT}
+    try:
+        with open(f"{tree}/cgroup.subtree_control", "rb") as f:
+            controllers = f.read().decode().split()
+    except OSError:
+        controllers = list(CONTROLLER_FILES)
+    for controller in controllers:
+        files.update(CONTROLLER_FILES.get(controller, ()))
+    if os.path.exists(f"{tree}/{CPU_PRESSURE}"):
+        files.update(PRESSURE_FILES)
+    return frozenset(files)
+
+
+# What memory.stat gives the metrics; its other ~60 lines are skipped, not converted.
 MEMORY_STAT_KEYS = ("anon", "file", "active_file", "inactive_file", "pgfault", "pgmajfault")
-_MEMORY_STAT = re.compile(
-    rb"^(" + b"|".join(k.encode() for k in MEMORY_STAT_KEYS) + rb") (\d+)$", re.MULTILINE)
-_KEYED = re.compile(rb"^(\w+) (\d+)$", re.MULTILINE)
+_MEMORY_STAT_NEEDLES = tuple((k, f"\n{k} ".encode()) for k in MEMORY_STAT_KEYS)
 
 # Errors that mean the cgroup (or this one file of it) is not there: removed between the scan
 # and the read (ENOENT when opening, ENODEV when reading a file of a removed cgroup), or a
@@ -298,20 +322,41 @@ class CgroupStats:
         return stat["pgfault"] - major, major
 
 
+def _pairs(data: bytes) -> dict[bytes, bytes]:
+    """`key value` lines as a dict of unconverted tokens (one split, in C)."""
+    tokens = data.split()
+    return dict(zip(tokens[::2], tokens[1::2], strict=False))
+
+
+def _int(kv: dict[bytes, bytes], key: bytes) -> int | None:
+    value = kv.get(key)
+    return None if value is None else int(value)
+
+
 def parse_cpu_stat(data: bytes) -> CpuStat:
-    kv = {k: int(v) for k, v in _KEYED.findall(data)}
-    return CpuStat(kv.get(b"usage_usec"), kv.get(b"user_usec"), kv.get(b"system_usec"),
-                   kv.get(b"nr_periods"), kv.get(b"nr_throttled"), kv.get(b"throttled_usec"))
+    kv = _pairs(data)
+    return CpuStat(_int(kv, b"usage_usec"), _int(kv, b"user_usec"), _int(kv, b"system_usec"),
+                   _int(kv, b"nr_periods"), _int(kv, b"nr_throttled"),
+                   _int(kv, b"throttled_usec"))
 
 
 def parse_keyed(data: bytes) -> dict[str, int]:
-    """`key value` lines (memory.events, memory.stat) as a dict."""
-    return {k.decode(): int(v) for k, v in _KEYED.findall(data)}
+    """`key value` lines (memory.events) as a dict."""
+    return {k.decode(): int(v) for k, v in _pairs(data).items()}
 
 
 def parse_memory_stat(data: bytes) -> dict[str, int]:
-    """Only MEMORY_STAT_KEYS of memory.stat, in one regular-expression pass."""
-    return {k.decode(): int(v) for k, v in _MEMORY_STAT.findall(data)}
+    """Only MEMORY_STAT_KEYS of memory.stat: a substring search for each (in C) instead of
+    splitting or matching all of its lines."""
+    data = b"\n" + data
+    out: dict[str, int] = {}
+    for key, needle in _MEMORY_STAT_NEEDLES:
+        start = data.find(needle)
+        if start >= 0:
+            start += len(needle)
+            end = data.find(b"\n", start)
+            out[key] = int(data[start:end] if end >= 0 else data[start:])
+    return out
 
 
 def parse_limit(data: bytes) -> int | None:
@@ -330,10 +375,17 @@ def parse_io_stat(data: bytes) -> dict[str, IOStat]:
     kernel adds (discards, io.cost's) are ignored."""
     out: dict[str, IOStat] = {}
     for line in data.splitlines():
-        dev, *pairs = line.split()
-        kv = dict(p.split(b"=", 1) for p in pairs)
-        out[dev.decode()] = IOStat(int(kv.get(b"rbytes", 0)), int(kv.get(b"wbytes", 0)),
-                                   int(kv.get(b"rios", 0)), int(kv.get(b"wios", 0)))
+        tokens = line.split()
+        if not tokens:
+            continue
+        if len(tokens) >= 5 and tokens[1][:7] == b"rbytes=" and tokens[4][:5] == b"wios=":
+            # the order the kernel prints them in
+            out[tokens[0].decode()] = IOStat(int(tokens[1][7:]), int(tokens[2][7:]),
+                                             int(tokens[3][5:]), int(tokens[4][5:]))
+            continue
+        kv = dict(t.split(b"=", 1) for t in tokens[1:] if b"=" in t)
+        out[tokens[0].decode()] = IOStat(int(kv.get(b"rbytes", 0)), int(kv.get(b"wbytes", 0)),
+                                         int(kv.get(b"rios", 0)), int(kv.get(b"wios", 0)))
     return out
 
 
