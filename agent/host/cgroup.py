@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from agent.host import pressure
+from agent.host import pressure as psi
 
 # --- where the tree is ---------------------------------------------------------------------
 
@@ -294,7 +294,7 @@ class CgroupStats:
     memory_events: dict[str, int] | None = None
     memory_max: int | None = None  # bytes; None also when the file says `max` (no limit)
     io: dict[str, IOStat] | None = None  # by "major:minor"
-    pressure: dict[str, dict[str, pressure.Stall]] = field(default_factory=dict)
+    pressure: dict[str, dict[str, psi.Stall]] = field(default_factory=dict)  # by resource
 
     @property
     def working_set(self) -> int | None:
@@ -448,7 +448,7 @@ def read(path: str, files: Collection[str] = ALL_FILES) -> CgroupStats | None:
             elif name == IO_STAT:
                 stats.io = parse_io_stat(data)
             else:
-                stats.pressure[PRESSURE_FILES[name]] = pressure.parse(data)
+                stats.pressure[PRESSURE_FILES[name]] = psi.parse(data)
     finally:
         os.close(dir_fd)
     return stats if got else None
