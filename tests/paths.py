@@ -4,4 +4,5 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-HOSTROOT = TESTS / "fixtures" / "hostroot"  # a host root whose values are known
+FIXTURES = TESTS / "fixtures"  # host roots whose values are known
+HOSTROOT = FIXTURES / "hostroot"  # the one most tests read
