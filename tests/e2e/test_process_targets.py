@@ -12,12 +12,23 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.harness import wait_until
 from tests.unit.rig import Rig
 
 
 def spawn(tag: str) -> subprocess.Popen[bytes]:
-    # A child whose command line carries a tag the target can match.
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", tag])
+    """A child whose command line carries a tag the target can match, once it has exec'd
+    (until then /proc shows the parent's command line)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", tag])
+
+    def execd() -> bool:
+        try:
+            return tag.encode() in Path(f"/proc/{child.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+
+    assert wait_until(execd, 10)
+    return child
 
 
 def pids_seen(rig: Rig) -> set[int]:
