@@ -13,6 +13,7 @@ from typing import Any
 
 from agent import __version__
 from agent.config import Config
+from agent.endpoint import shown
 
 FD_VARIABLE = "_ADK_AGENT_CONFIG_FD"
 HANDOFF_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -79,7 +80,7 @@ def run(config: Config) -> int:
         return 2
     log.info("adk-agent %s exporting %d metrics every %gs to %s", __version__,
              len(agent.bound), config.interval,
-             config.endpoint if config.exporter == "otlp" else config.exporter)
+             shown(config.endpoint) if config.exporter == "otlp" else config.exporter)
     agent.collect_now()  # the first export now, not one interval after start
     # Everything alive now (modules, instruments, interned attributes) lives as long as the
     # agent: keep it out of every future garbage collection pass.

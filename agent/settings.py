@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,6 +36,8 @@ from pydantic_settings import (
 from agent.catalog import BY_NAME, SOURCES
 from agent.config import Config
 from agent.durations import parse_duration
+from agent.endpoint import shown as shown_endpoint
+from agent.headers import checked, read_file
 from agent.targets import parse_target
 
 PREFIX = "ADK_AGENT_"
@@ -246,7 +249,28 @@ class Settings(BaseSettings):
             parts.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
             raise ValueError("the port is not a number from 0 to 65535") from None
+        if "@" in parts.netloc:  # RFC 9113 8.3.1 forbids userinfo in :authority
+            raise ValueError("credentials in the URL are not sent: put them in a header "
+                             "(OTEL_EXPORTER_OTLP_HEADERS=authorization=Basic ...)")
         return v if "://" in v else f"http://{v}"
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, SecretStr], info: ValidationInfo) -> dict[str, SecretStr]:
+        grpc = info.data.get("protocol", "grpc") == "grpc"
+        plain = checked({k: s.get_secret_value() for k, s in v.items()}, grpc)
+        return {k: SecretStr(value) for k, value in plain.items()}
+
+    @field_validator("headers_file")
+    @classmethod
+    def _headers_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if v is not None:
+            try:
+                checked(read_file(str(v)), info.data.get("protocol", "grpc") == "grpc",
+                        f"{v}: header")
+            except OSError as exc:
+                raise ValueError(f"cannot read {v}: {exc.strerror or exc}") from None
+        return v
 
     @field_validator("health_address")
     @classmethod
@@ -317,7 +341,7 @@ class Settings(BaseSettings):
         """The effective settings for `check`: header values never shown."""
         data = self.model_dump(mode="json")
         data["headers"] = {k: "<redacted>" for k in self.headers}
-        data["endpoint"] = self.effective_endpoint
+        data["endpoint"] = shown_endpoint(self.effective_endpoint)  # no query string
         return data
 
 
@@ -460,8 +484,10 @@ def load_settings(**flags: Any) -> Settings:
             where = f"{config}: key '{field}'" if config else field
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
-        shown = "" if field in ("headers",) or isinstance(value, dict | list) or value is None \
-            else f" = {str(value)[:80]!r}"
+        if field == "endpoint" and isinstance(value, str):  # never its userinfo or query
+            value = shown_endpoint(value)
+        shown = "" if field in ("headers",) or isinstance(value, dict | list) \
+            or value is None else f" = {str(value)[:80]!r}"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{where}{shown}: {msg}{more}") from None
     except ConfigError:
