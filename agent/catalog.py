@@ -165,7 +165,7 @@ ADK: tuple[Metric, ...] = (
 # The agent on itself, named like the OpenTelemetry Collector's own metrics.
 SELF: tuple[Metric, ...] = (
     Metric("otelcol_exporter_sent_metric_points", C, "{datapoint}", "agent", "Points the collector accepted"),
-    Metric("otelcol_exporter_send_failed_metric_points", C, "{datapoint}", "agent", "Points in export attempts that failed (they stay queued)"),
+    Metric("otelcol_exporter_send_failed_metric_points", C, "{datapoint}", "agent", "Points in failed export attempts: still queued (error.permanent false), or dropped for good, refused or too large even alone (true)", ("error.permanent",)),
     Metric("otelcol_exporter_enqueue_failed_metric_points", C, "{datapoint}", "agent", "Points dropped because the queue was full"),
     Metric("otelcol_exporter_queue_size", U, "{batch}", "agent", "Batches waiting for the collector"),
     Metric("otelcol_exporter_queue_capacity", U, "{batch}", "agent", "Most batches the queue keeps"),

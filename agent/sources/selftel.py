@@ -21,11 +21,20 @@ class SelfSource(Source):
         self.agent: Agent | None = None  # attached by the pipeline once it exists
         self._scraper = Attrs("scraper")
         self._generation = Attrs("cpython.gc.generation")
+        self._permanent = Attrs("error.permanent")
 
     def _export(self, field: str) -> Iterator[Obs]:
         exp = self.agent.exporter if self.agent else None
         if exp is not None:
             yield getattr(exp, field)(), NO_ATTRS
+
+    def _failed(self) -> Iterator[Obs]:
+        """Failed points as the Collector splits them: still queued (error.permanent false)
+        or dropped for good (true)."""
+        exp = self.agent.exporter if self.agent else None
+        if exp is not None:
+            yield exp.failed_points(), self._permanent(False)
+            yield exp.rejected_points(), self._permanent(True)
 
     def _durations(self) -> Iterator[Obs]:
         if self.agent is None:
@@ -51,7 +60,7 @@ class SelfSource(Source):
     def observers(self) -> dict[str, Observer]:
         return {
             "otelcol_exporter_sent_metric_points": lambda: self._export("sent_points"),
-            "otelcol_exporter_send_failed_metric_points": lambda: self._export("failed_points"),
+            "otelcol_exporter_send_failed_metric_points": self._failed,
             "otelcol_exporter_enqueue_failed_metric_points": lambda: self._export(
                 "dropped_points"),
             "otelcol_exporter_queue_size": lambda: self._export("queue_size"),
