@@ -228,6 +228,9 @@ class QueuedExporter(MetricExporter):
         except OSError as exc:
             log.warning("cannot re-read ADK_AGENT_HEADERS_FILE: %s", exc.strerror or exc)
             return
+        except ValueError as exc:  # a header HTTP cannot carry (named, its value never shown)
+            log.warning("%s: keeping the previous headers", exc)
+            return
         old, self.sender = self.sender, sender
         old.shutdown()
         log.info("headers file changed: export headers reloaded")

@@ -5,6 +5,7 @@ value HTTP/2 or gRPC cannot carry is one line and exit 2, not a failure of every
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import pytest
 
 from agent.endpoint import scrub, shown
 from agent.settings import load_settings
+from tests.cycles import drained, exporter, push
 from tests.harness import AgentProcess, wait_until
-from tests.otlp_receiver import free_port
+from tests.otlp_receiver import Receiver, free_port
 
 SECRET = "s3cr3t"
 
@@ -127,3 +129,24 @@ def test_header_names_are_lower_cased_and_values_trimmed() -> None:
         "x-tenant": "acme", "authorization": "Bearer\tabc"}  # HTAB is fine in HTTP
     with pytest.raises(Exception, match="not printable ASCII"):
         load_settings(headers={"authorization": "Bearer\tabc"})  # but not in gRPC metadata
+
+
+def test_a_headers_file_that_turns_bad_keeps_the_previous_headers(
+        receiver: Receiver, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A Secret update with a value HTTP cannot carry: one warning naming the header, the
+    previous headers stay, nothing stops."""
+    headers = tmp_path / "headers"
+    headers.write_text("x-api-key=first\n")
+    with exporter(f"http://{receiver.endpoint}", headers_file=str(headers)) as exp, \
+            caplog.at_level(logging.WARNING, logger="agent.export"):
+        push(exp, range(1))
+        assert drained(exp) and receiver.metadata[-1]["x-api-key"] == "first"
+        bad = tmp_path / "headers.new"
+        bad.write_bytes(b"x-api-key=" + SECRET.encode() + b"\x00tail\n")
+        os.utime(bad, (headers.stat().st_mtime + 5,) * 2)
+        bad.replace(headers)
+        push(exp, range(1, 3))
+        assert drained(exp), exp.status
+    assert [m["x-api-key"] for m in receiver.metadata] == ["first"] * 3
+    assert "header 'x-api-key' holds a control character" in caplog.text
+    assert "keeping the previous headers" in caplog.text and SECRET not in caplog.text
