@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     protocol: Literal["grpc", "http/protobuf"] = Field("grpc", description="OTLP transport")
     grpc_client: Literal["h2", "grpcio"] = Field(
         "h2", description="gRPC client: `h2` (built in, one kept-open HTTP/2 connection) or "
-        "`grpcio` (the SDK's exporter; about 14 MB more resident memory)")
+        "`grpcio` (grpcio's channel and OTLP stub; about 14 MB more resident memory)")
     headers: SecretPairs = Field(default_factory=dict,
                                  description="Export headers `k=v,...` (values are secrets)")
     headers_file: FilePath = Field(None, description="File of `key=value` header lines, re-read "
