@@ -3,8 +3,8 @@ h2 and driven by a blocking socket from the one thread that sends.
 
 grpcio's C core costs about 14 MB resident (code pages, its own threads and buffers) in every
 process that loads it, which is more than a quarter of the agent. A push agent makes one call
-per interval and needs neither its concurrency nor its event engine. The grpcio-based SDK
-exporter stays available (ADK_AGENT_GRPC_CLIENT=grpcio).
+per interval and needs neither its concurrency nor its event engine. grpcio stays available
+(ADK_AGENT_GRPC_CLIENT=grpcio).
 """
 
 from __future__ import annotations

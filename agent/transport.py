@@ -38,6 +38,9 @@ HTTP_REJECTED = {400, 404, 405, 413, 415, 422}
 # grpc-java and .NET ("exceeds maximum size"); RESOURCE_EXHAUSTED also means a quota or rate
 # limit, which splitting would only make worse.
 TOO_LARGE = re.compile(r"larger than|too large|exceeds", re.IGNORECASE)
+# A proxy's limit (nginx client_max_body_size): HTTP 413, which gRPC maps to UNKNOWN; grpcio
+# says "Received http2 header with status: 413", agent.grpc_client "HTTP 413 instead of ..."
+HTTP_413 = re.compile(r"(HTTP|status:) 413\b")
 MAX_HTTP_REPLY = 64 * 1024  # an OTLP/HTTP reply is a partial success at most
 
 
@@ -52,8 +55,9 @@ class Outcome:
 def grpc_outcome(status: str, message: str) -> Outcome:
     """A failed gRPC call as a verdict, by its status code."""
     error = f"{status}: {message}" if message else status
-    return Outcome(False, status in GRPC_RETRYABLE, error[:300],
-                   too_large=status == "RESOURCE_EXHAUSTED" and bool(TOO_LARGE.search(message)))
+    too_large = (status == "RESOURCE_EXHAUSTED" and TOO_LARGE.search(message)) or (
+        status == "UNKNOWN" and HTTP_413.search(message))
+    return Outcome(False, status in GRPC_RETRYABLE, error[:300], too_large=bool(too_large))
 
 
 class _LastError(logging.Handler):

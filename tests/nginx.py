@@ -31,9 +31,10 @@ def nginx_binary() -> str:
 class Nginx:
     """`nginx` in the foreground, one process, on a free loopback port, with its files in
     `workdir`. `keepalive_requests` is how many requests one client connection serves before
-    nginx sends GOAWAY (its HTTP/2 request limit)."""
+    nginx sends GOAWAY (its HTTP/2 request limit); a body over `max_body` gets HTTP 413."""
 
-    def __init__(self, upstream_port: int, workdir: Path, keepalive_requests: int = 1000) -> None:
+    def __init__(self, upstream_port: int, workdir: Path, keepalive_requests: int = 1000,
+                 max_body: str = "64m") -> None:
         self.binary = nginx_binary()
         self.port = free_port()
         self.workdir = workdir
@@ -54,7 +55,7 @@ http {{
     server {{
         listen 127.0.0.1:{self.port} http2;
         keepalive_requests {keepalive_requests};
-        client_max_body_size 64m;
+        client_max_body_size {max_body};
         location / {{ grpc_pass grpc://127.0.0.1:{upstream_port}; }}
     }}
 }}

@@ -76,3 +76,18 @@ def test_connections_ended_by_age(client: str) -> None:
         points = aged.points()
     assert exactly_once(points, range(60), 3, 400) == []
     assert (status.failures, status.rejected) == (0, 0), status.last_error
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_nginx_413_splits_batches_over_its_body_limit(receiver: Receiver, tmp_path: Path,
+                                                      client: str) -> None:
+    """nginx's client_max_body_size answers 413 (UNKNOWN to a gRPC client): the batch is split
+    and arrives whole, in parts."""
+    shape = {"metrics": 4, "points": 300, "pad": 40}  # ~80 KB a batch
+    with Nginx(receiver.port, tmp_path / "nginx", max_body="24k") as proxy, exporter(
+            proxy.endpoint, grpc_client=client) as exp:
+        push(exp, range(2), **shape)
+        assert drained(exp), exp.status
+        status = exp.status
+    assert exactly_once(receiver.points(), range(2), 4, 300) == []
+    assert status.failures > 0 and status.rejected == 0

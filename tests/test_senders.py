@@ -19,7 +19,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from agent.settings import load_config
-from agent.transport import GrpcioSender, GrpcSender, HttpSender, Outcome, build_sender
+from agent.transport import (
+    GrpcioSender,
+    GrpcSender,
+    HttpSender,
+    Outcome,
+    build_sender,
+    grpc_outcome,
+)
 from tests.cycles import exporter, push
 from tests.harness import wait_until
 from tests.otlp_receiver import Receiver, free_port
@@ -169,3 +176,19 @@ def test_http_errors_name_the_cause_not_the_url() -> None:
     assert not outcome.ok and outcome.retryable
     assert outcome.error is not None and "refused" in outcome.error.lower()
     assert "s3cr3t" not in outcome.error
+
+
+@pytest.mark.parametrize(("status", "message", "too_large"), [
+    ("RESOURCE_EXHAUSTED", "grpc: received message larger than max (5000000 vs. 4194304)", True),
+    ("RESOURCE_EXHAUSTED", "Error, decoded message length too large: found 5000000 bytes, the "
+     "limit is: 4194304 bytes", True),
+    ("RESOURCE_EXHAUSTED", "gRPC message exceeds maximum size 4194304: 5000000", True),
+    ("RESOURCE_EXHAUSTED", "tenant over its ingestion rate limit", False),
+    ("UNKNOWN", "Received http2 header with status: 413", True),
+    ("UNKNOWN", "HTTP 413 instead of a gRPC reply", True),
+    ("UNKNOWN", "HTTP 502 instead of a gRPC reply", False),
+    ("INVALID_ARGUMENT", "value too large for a gauge", False)])
+def test_which_refusals_mean_too_large(status: str, message: str, too_large: bool) -> None:
+    """grpc-go, tonic, grpc-java and proxies say "too large" in these words; a quota or rate
+    limit (also RESOURCE_EXHAUSTED) must not be split, which would only multiply requests."""
+    assert grpc_outcome(status, message).too_large is too_large
