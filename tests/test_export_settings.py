@@ -66,7 +66,8 @@ def test_a_query_string_is_sent_but_never_printed(tmp_path: Path, agents: list) 
                           "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
                           "ADK_AGENT_HEALTH_ADDRESS": f"127.0.0.1:{health}",
                           "ADK_AGENT_INTERVAL": "200ms", "ADK_AGENT_SOURCES": "memory",
-                          "ADK_AGENT_EXPORT_TIMEOUT": "1s"}, workdir=tmp_path)
+                          "ADK_AGENT_EXPORT_TIMEOUT": "1s", "ADK_AGENT_SHUTDOWN_TIMEOUT": "300ms"},
+                         workdir=tmp_path)
     agents.append(agent)
     assert wait_until(lambda: "failed" in agent.stderr(), 20), agent.stderr()
 

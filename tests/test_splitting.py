@@ -29,8 +29,8 @@ from agent.splitting import halves
 from tests.cycles import cycle, drained, exactly_once, exporter, push
 from tests.otlp_receiver import Point, Receiver, flatten
 
-LIMIT = 32 * 1024  # bytes the receiver takes in one message
-SHAPE = {"metrics": 6, "points": 300, "pad": 60}  # ~150 KB a batch
+LIMIT = 16 * 1024  # bytes the receiver takes in one message
+SHAPE = {"metrics": 4, "points": 150, "pad": 60}  # ~55 KB a batch
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +117,7 @@ def test_batches_over_the_limit_arrive_whole_in_parts(client: str,
 
 
 def huge_point_cycle(n: int) -> Any:
-    data = cycle(n, metrics=2, points=50)
+    data = cycle(n, metrics=2, points=16)
     metric = data.resource_metrics[0].scope_metrics[0].metrics[1]
     metric.data.data_points[7].attributes["pad"] = "y" * (2 * LIMIT)  # one point too large alone
     return data
@@ -131,13 +131,13 @@ def test_a_point_too_large_alone_is_dropped_once_and_counted(
                                                       grpc_client=client) as exp:
         with caplog.at_level(logging.WARNING, logger="agent.export"):
             exp.export(huge_point_cycle(0))
-            push(exp, range(1, 3), metrics=2, points=50)
+            push(exp, range(1, 3), metrics=2, points=16)
             assert drained(exp), exp.status
         points = small.points()
         source = SelfSource(Context())
         source.agent = SimpleNamespace(exporter=exp)  # type: ignore[assignment]
         failed = list(source.observers()["otelcol_exporter_send_failed_metric_points"]())
-    assert _missing_only(points, (0, "test.cycle.1", 7)) and len(points) == 3 * 100 - 1
+    assert _missing_only(points, (0, "test.cycle.1", 7)) and len(points) == 3 * 32 - 1
     assert exp.status.rejected_points == 1
     assert (1, {"error.permanent": True}) in failed
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -145,7 +145,7 @@ def test_a_point_too_large_alone_is_dropped_once_and_counted(
 
 
 def _missing_only(points: list[Point], gone: tuple[int, str, int]) -> bool:
-    wrong = exactly_once(points, range(3), 2, 50)
+    wrong = exactly_once(points, range(3), 2, 16)
     return wrong == [f"{gone} arrived 0 times"]
 
 
@@ -178,7 +178,7 @@ class LimitedHttp:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
 
 @pytest.fixture
