@@ -136,7 +136,7 @@ class QueuedExporter(MetricExporter):
             error = scrub(outcome.error, self.config.endpoint) if outcome.error else None
             duration = time.monotonic() - started
             if outcome.too_large:
-                self._too_large(seq, request, points, error, duration)
+                self._too_large(seq, request, points, error)
                 delay = 0.0
                 continue
             self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
@@ -153,14 +153,13 @@ class QueuedExporter(MetricExporter):
                 delay = min(max(delay * 2, 0.5), self._max_backoff)
 
     def _too_large(self, seq: int, request: ExportMetricsServiceRequest, points: int,
-                   error: str | None, duration: float) -> None:
+                   error: str | None) -> None:
         """Split a batch the collector finds too large and send its halves in its place, down
         to single points; drop only a point that does not fit alone. Not an outage: the
-        collector answers, so neither the outage warning nor last_ok changes."""
+        collector answers, so neither the outage warning nor last_export changes."""
         st = self.status
         st.exports += 1
         st.failures += 1
-        st.last_time, st.last_duration = time.time(), duration
         parts = halves(request)
         if parts is None:
             self._drop(seq, points)
