@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from agent import __version__
+from agent.config.endpoint import shown
 from agent.config.plain import Config
 
 FD_VARIABLE = "_ADK_AGENT_CONFIG_FD"
@@ -79,7 +80,7 @@ def run(config: Config) -> int:
         return 2
     log.info("adk-agent %s exporting %d metrics every %gs to %s", __version__,
              len(agent.bound), config.interval,
-             config.endpoint if config.exporter == "otlp" else config.exporter)
+             shown(config.endpoint) if config.exporter == "otlp" else config.exporter)
     agent.collect_now()  # the first export now, not one interval after start
     # Everything alive now (modules, instruments, interned attributes) lives as long as the
     # agent: keep it out of every future garbage collection pass.

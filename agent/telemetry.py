@@ -26,6 +26,7 @@ class ExportFigures(Protocol):
 
     def sent_points(self) -> int: ...
     def failed_points(self) -> int: ...
+    def rejected_points(self) -> int: ...
     def dropped_points(self) -> int: ...
     def queue_size(self) -> int: ...
     def queue_capacity(self) -> int: ...
@@ -88,8 +89,6 @@ EXPORT = (
     # name, ExportFigures method, kind, unit, description
     ("otelcol_exporter_sent_metric_points", "sent_points", C, "{datapoint}",
      "Points the collector accepted"),
-    ("otelcol_exporter_send_failed_metric_points", "failed_points", C, "{datapoint}",
-     "Points in export attempts that failed (they stay queued)"),
     ("otelcol_exporter_enqueue_failed_metric_points", "dropped_points", C, "{datapoint}",
      "Points dropped because the queue was full"),
     ("otelcol_exporter_queue_size", "queue_size", U, "{batch}",
@@ -101,6 +100,10 @@ EXPORT = (
 )
 METRICS: tuple[Metric, ...] = (
     *(Metric(name, kind, unit, text, source=NAME) for name, _, kind, unit, text in EXPORT),
+    Metric("otelcol_exporter_send_failed_metric_points", C, "{datapoint}",
+           "Points in failed export attempts: still queued (error.permanent false), or dropped "
+           "for good, refused or too large even alone (true)", ("error.permanent",),
+           source=NAME),
     Metric("otelcol_scraper_duration", G, "s", "Time the last collection spent per source",
            ("scraper",), source=NAME),
     Metric("otelcol_scraper_errored_metric_points", C, "{datapoint}",
@@ -124,6 +127,7 @@ class Reporter:
         self.sources = [s for s in sources if s != NAME]
         self._scraper = Attrs("scraper")
         self._generation = Attrs(*GEN)
+        self._permanent = Attrs("error.permanent")
 
     def _export(self, figure: str) -> Observer:
         def observe() -> Iterator[Obs]:
@@ -131,6 +135,14 @@ class Reporter:
             if export is not None:
                 yield getattr(export, figure)(), NO_ATTRS
         return observe
+
+    def _failed(self) -> Iterator[Obs]:
+        """Failed points as the Collector splits them: still queued (error.permanent false)
+        or dropped for good (true)."""
+        export = self.telemetry.export
+        if export is not None:
+            yield export.failed_points(), self._permanent(False)
+            yield export.rejected_points(), self._permanent(True)
 
     def _durations(self) -> Iterator[Obs]:
         for source, seconds in self.telemetry.seconds.items():
@@ -148,6 +160,7 @@ class Reporter:
     def observers(self) -> dict[str, Observer]:
         return {
             **{name: self._export(figure) for name, figure, *_ in EXPORT},
+            "otelcol_exporter_send_failed_metric_points": self._failed,
             "otelcol_scraper_duration": self._durations,
             "otelcol_scraper_errored_metric_points": self._errors,
             "cpython.gc.collections": self._gc("collections"),

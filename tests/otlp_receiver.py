@@ -131,9 +131,12 @@ class Receiver:
     """
 
     def __init__(self, port: int = 0, *,
-                 credentials: grpc.ServerCredentials | None = None) -> None:
-        """``port=0`` lets the OS choose; ``credentials`` serves TLS instead of plaintext."""
+                 credentials: grpc.ServerCredentials | None = None,
+                 options: tuple[tuple[str, Any], ...] = ()) -> None:
+        """``port=0`` lets the OS choose; ``credentials`` serves TLS instead of plaintext;
+        ``options`` are grpc server options (``grpc.max_receive_message_length``, ...)."""
         self._credentials = credentials
+        self._options = options
         self._cond = threading.Condition()
         self._requests: list[ExportRequest] = []
         self._points: list[Point] = []
@@ -150,7 +153,7 @@ class Receiver:
 
     def _bind(self, port: int) -> grpc.Server:
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                             options=[("grpc.so_reuseport", 0)])
+                             options=[("grpc.so_reuseport", 0), *self._options])
         metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(
             _MetricsService(self), server)
         address = f"127.0.0.1:{port}"

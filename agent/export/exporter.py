@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.sdk.metrics import (
     Counter,
     Histogram,
@@ -27,9 +30,11 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
 )
 
+from agent.config.endpoint import scrub, shown
 from agent.config.plain import Config
 from agent.export.encoding import Encoder
-from agent.export.outbox import Outbox
+from agent.export.outbox import Outbox, count_points
+from agent.export.splitting import describe, halves
 from agent.export.transport import Outcome, Sender, build_sender
 
 log = logging.getLogger("agent.export")
@@ -50,7 +55,8 @@ class ExportStatus:
     failures: int = 0
     rejected: int = 0  # batches the collector refused for good
     points: int = 0  # delivered
-    failed_points: int = 0
+    failed_points: int = 0  # in failed attempts whose points stay queued
+    rejected_points: int = 0  # dropped for good: refused, or too large even alone
     last_time: float | None = None  # wall clock of the last attempt
     last_ok: bool | None = None
     last_error: str | None = None
@@ -63,7 +69,7 @@ class QueuedExporter(MetricExporter):
         temporality = TEMPORALITY[config.temporality]
         super().__init__(preferred_temporality=temporality)
         self.config = config
-        self.target = config.endpoint
+        self.target = shown(config.endpoint)  # never its userinfo or query string
         self.temporality = temporality
         self.status = ExportStatus()
         self._encoder = Encoder()
@@ -83,6 +89,9 @@ class QueuedExporter(MetricExporter):
 
     def failed_points(self) -> int:
         return self.status.failed_points
+
+    def rejected_points(self) -> int:
+        return self.status.rejected_points
 
     def dropped_points(self) -> int:
         return self.outbox.dropped_points
@@ -124,18 +133,50 @@ class QueuedExporter(MetricExporter):
                 outcome = self.sender.send(request, points)
             except Exception as exc:  # an exporter bug must not end the sender
                 outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
-            self._record(outcome.ok, points, outcome.error, time.monotonic() - started)
+            error = scrub(outcome.error, self.config.endpoint) if outcome.error else None
+            duration = time.monotonic() - started
+            if outcome.too_large:
+                self._too_large(seq, request, points, error)
+                delay = 0.0
+                continue
+            self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
+                         duration)
             if outcome.ok:
                 self._pop(seq)
                 delay = 0.0
             elif not outcome.retryable:
-                self._pop(seq)
-                self.status.rejected += 1
+                self._drop(seq, points)
                 log.error("the collector rejected a batch of %d points (%s): dropped, not retried",
-                          points, outcome.error)
+                          points, error)
                 delay = 0.0
             else:
                 delay = min(max(delay * 2, 0.5), self._max_backoff)
+
+    def _too_large(self, seq: int, request: ExportMetricsServiceRequest, points: int,
+                   error: str | None) -> None:
+        """Split a batch the collector finds too large and send its halves in its place, down
+        to single points; drop only a point that does not fit alone. Not an outage: the
+        collector answers, so neither the outage warning nor last_export changes."""
+        st = self.status
+        st.exports += 1
+        st.failures += 1
+        parts = halves(request)
+        if parts is None:
+            self._drop(seq, points)
+            log.error("the collector refuses even a single point of %s as too large (%s): "
+                      "dropped", describe(request), error)
+            return
+        st.failed_points += points
+        log.warning("a batch of %d points is larger than the collector takes (%s): sending it "
+                    "in parts", points, error)
+        with self._changed:
+            self.outbox.split(seq, [(part, count_points(part)) for part in parts])
+            self._changed.notify_all()
+
+    def _drop(self, seq: int, points: int) -> None:
+        self._pop(seq)
+        self.status.rejected += 1
+        self.status.rejected_points += points
 
     def _pop(self, seq: int) -> None:
         with self._changed:
@@ -185,6 +226,9 @@ class QueuedExporter(MetricExporter):
             sender = build_sender(self.config, self.temporality)
         except OSError as exc:
             log.warning("cannot re-read ADK_AGENT_HEADERS_FILE: %s", exc.strerror or exc)
+            return
+        except ValueError as exc:  # a header HTTP cannot carry (named, its value never shown)
+            log.warning("%s: keeping the previous headers", exc)
             return
         old, self.sender = self.sender, sender
         old.shutdown()

@@ -3,8 +3,8 @@ h2 and driven by a blocking socket from the one thread that sends.
 
 grpcio's C core costs about 14 MB resident (code pages, its own threads and buffers) in every
 process that loads it, which is more than a quarter of the agent. A push agent makes one call
-per interval and needs neither its concurrency nor its event engine. The grpcio-based SDK
-exporter stays available (ADK_AGENT_GRPC_CLIENT=grpcio).
+per interval and needs neither its concurrency nor its event engine. grpcio stays available
+(ADK_AGENT_GRPC_CLIENT=grpcio).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
+import hyperframe.exceptions
+import hyperframe.frame
 from hpack import NeverIndexedHeaderTuple
 
 if TYPE_CHECKING:  # ssl itself (and libcrypto) is loaded only by whoever builds a TLS context
@@ -40,9 +43,16 @@ STATUS = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
 HTTP_STATUS = {400: "INTERNAL", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                404: "UNIMPLEMENTED", 429: "UNAVAILABLE", 502: "UNAVAILABLE",
                503: "UNAVAILABLE", 504: "UNAVAILABLE"}
-# RST_STREAM error codes (RFC 9113) as gRPC statuses; REFUSED_STREAM is sent again instead
+# RST_STREAM error codes (RFC 9113) as gRPC statuses, as gRPC maps them (PROTOCOL-HTTP2.md),
+# except that the codes it maps to INTERNAL are UNAVAILABLE here: a reset stream says nothing
+# about the request, so it stays queued. REFUSED_STREAM is sent again instead.
 REFUSED_STREAM = 0x7
 RESET_STATUS = {0x8: "CANCELLED", 0xB: "RESOURCE_EXHAUSTED", 0xC: "PERMISSION_DENIED"}
+# An OTLP reply is a few bytes (a partial success at most); beyond grpc's default receive limit
+# the server is not answering an export, and the call fails instead of buffering it.
+MAX_REPLY = 4 * 1024 * 1024
+GOAWAY = 0x7  # the frame type
+MAX_GOAWAY = 16384  # our SETTINGS_MAX_FRAME_SIZE (h2's default), for the frame we parse
 # hpack logs every header it encodes, values included, at debug level: header values are
 # credentials here, so never let them through, whatever the agent's own log level.
 for _name in ("hpack", "h2"):
@@ -80,12 +90,14 @@ class Channel:
         url = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
         self.host = url.hostname or "localhost"
         self.port = url.port or (443 if tls else 80)
-        self.authority = url.netloc or f"{self.host}:{self.port}"
+        # RFC 9113 8.3.1: never userinfo in :authority (settings refuse it; this is the guard)
+        self.authority = url.netloc.rpartition("@")[2] or f"{self.host}:{self.port}"
         self.tls = tls
         self.compression = compression if compression in WBITS else "none"
         self.user_agent = user_agent
         self._sock: socket.socket | None = None
         self._h2: h2.connection.H2Connection | None = None
+        self._tap = _GoawayTap()
         self._closed = False
 
     # -- the call ---------------------------------------------------------------------------
@@ -96,16 +108,15 @@ class Channel:
         Never raises for what the network or the server does: that is in Reply.status."""
         deadline = time.monotonic() + timeout
         try:
-            reused = self._usable(deadline)
+            self._usable(deadline)
             try:
                 return self._call(path, message, metadata, deadline)
             except _Unprocessed:
-                if not reused:
-                    raise
-                # a connection the server had closed while idle: once more on a new one
+                # the server did not take it (a connection closed while idle, a GOAWAY below
+                # this stream, a refused stream): once more, on a new connection
                 self._drop()
                 return self._call(path, message, metadata, deadline)
-        except (_Unprocessed, _Failed, OSError, h2.exceptions.H2Error) as exc:
+        except Exception as exc:  # the contract: a status, never an exception
             self._drop()  # its state is unknown now: the next call starts afresh
             return self._failure(exc, timeout)
 
@@ -114,14 +125,18 @@ class Channel:
             return Reply(exc.status, str(exc))
         if isinstance(exc, TimeoutError):
             return Reply("DEADLINE_EXCEEDED", f"no reply from {self.authority} within {timeout:g}s")
-        if isinstance(exc, h2.exceptions.H2Error):
+        if isinstance(exc, h2.exceptions.H2Error | hpack.HPACKError |
+                      hyperframe.exceptions.HyperframeError):
             return Reply("UNAVAILABLE", f"HTTP/2 error with {self.authority}: {exc}")
         if isinstance(exc, OSError):  # ssl.SSLError too: it has a reason, not a strerror
             reason = getattr(exc, "reason", None)
             what = f"TLS failed: {reason}" if reason else (exc.strerror or str(exc) or
                                                              type(exc).__name__)
             return Reply("UNAVAILABLE", f"{self.authority}: {what}")
-        return Reply("UNAVAILABLE", str(exc))  # _Unprocessed
+        if isinstance(exc, _Unprocessed):
+            return Reply("UNAVAILABLE", str(exc))
+        # anything else a hostile reply could provoke is one more failed attempt
+        return Reply("UNAVAILABLE", f"{self.authority}: {type(exc).__name__}: {exc}"[:300])
 
     def _call(self, path: str, message: bytes, metadata: Sequence[tuple[str, str]],
               deadline: float) -> Reply:
@@ -135,7 +150,7 @@ class Channel:
         headers = [(":method", "POST"), (":scheme", "https" if self.tls else "http"),
                    (":path", path), (":authority", self.authority),
                    ("content-type", "application/grpc"), ("te", "trailers"),
-                   ("grpc-timeout", f"{max(1, int((deadline - time.monotonic()) * 1000))}m"),
+                   ("grpc-timeout", grpc_timeout(deadline - time.monotonic())),
                    ("grpc-accept-encoding", "identity,gzip,deflate"),
                    ("user-agent", self.user_agent)]
         if self.compression != "none":
@@ -145,14 +160,14 @@ class Channel:
         # never indexed: credentials stay out of HPACK tables (and of proxies' ones)
         headers.extend(NeverIndexedHeaderTuple(k.lower(), v) for k, v in metadata)
         conn.send_headers(sid, headers)
-        reply = _Stream(sid)
+        reply = _Stream(sid, self._tap)
         data = memoryview(flag.to_bytes(1, "big") + len(message).to_bytes(4, "big") + message)
         while data and not reply.ended:
             size = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size,
                        len(data))
             if size <= 0:  # wait for the server to open its window
                 self._flush(deadline)
-                reply.take(self._receive(deadline))
+                self._read(reply, deadline)
                 continue
             conn.send_data(sid, data[:size].tobytes())
             data = data[size:]
@@ -163,8 +178,8 @@ class Channel:
             conn.end_stream(sid)
         self._flush(deadline)
         while not reply.ended:
-            reply.take(self._receive(deadline))
-        if reply.goaway:  # the server is going away: the next call opens a new connection
+            self._read(reply, deadline)
+        if self._tap.last_stream_id is not None:  # going away: the next call connects anew
             self._drop()
         return reply.result()
 
@@ -179,15 +194,16 @@ class Channel:
                 if sock.selected_alpn_protocol() != "h2":
                     raise _Failed("UNAVAILABLE", f"{self.authority} does not speak HTTP/2 "
                                   "over TLS (no h2 in ALPN)")
+            # headers as bytes: a server's non-UTF-8 byte must not raise out of h2
             conn = h2.connection.H2Connection(h2.config.H2Configuration(
-                client_side=True, header_encoding="utf-8"))
+                client_side=True, header_encoding=None))
             conn.local_settings = h2.settings.Settings(
                 client=True, initial_values={h2.settings.SettingCodes.ENABLE_PUSH: 0})
             conn.initiate_connection()
         except BaseException:
             sock.close()
             raise
-        self._sock, self._h2 = sock, conn
+        self._sock, self._h2, self._tap = sock, conn, _GoawayTap()
         self._flush(deadline)
 
     def _usable(self, deadline: float) -> bool:
@@ -199,13 +215,13 @@ class Channel:
         try:
             while select.select([sock], [], [], 0)[0]:
                 data = sock.recv(65536)
-                events = conn.receive_data(data) if data else None
-                if not data or any(isinstance(e, h2.events.ConnectionTerminated)
-                                   for e in events or ()):
+                if data:
+                    conn.receive_data(self._tap.feed(data))
+                if not data or self._tap.last_stream_id is not None:
                     self._drop()
                     return False
             self._flush(deadline)
-        except (OSError, h2.exceptions.H2Error):
+        except Exception:  # whatever it was, a new connection is the answer
             self._drop()
             return False
         return True
@@ -223,13 +239,20 @@ class Channel:
             sock.settimeout(_left(deadline))
             sock.sendall(out)
 
+    def _read(self, reply: _Stream, deadline: float) -> None:
+        try:
+            events = self._receive(deadline)
+        except _Unprocessed as exc:
+            raise reply.closed(str(exc)) from None
+        reply.take(events)
+
     def _receive(self, deadline: float) -> list[h2.events.Event]:
         sock, conn = self._live()
         sock.settimeout(_left(deadline))
         data = sock.recv(65536)
         if not data:
             raise _Unprocessed(f"{self.authority} closed the connection")
-        events = conn.receive_data(data)
+        events = conn.receive_data(self._tap.feed(data))
         for e in events:  # let the server send more
             if isinstance(e, h2.events.DataReceived) and e.flow_controlled_length:
                 conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
@@ -253,36 +276,54 @@ class Channel:
 class _Stream:
     """What came back on one stream."""
 
-    def __init__(self, sid: int) -> None:
+    def __init__(self, sid: int, tap: _GoawayTap) -> None:
         self.sid = sid
+        self.tap = tap
         self.headers: dict[str, str] = {}
         self.trailers: dict[str, str] = {}
         self.data = bytearray()
+        self.started = False  # the server sent something on this stream
         self.ended = False
-        self.goaway = False
+
+    @property
+    def covered(self) -> bool:
+        """A GOAWAY came and this stream is at or below its last stream id: the server may
+        have taken it, so it is read to its end, never sent again at once."""
+        return self.tap.last_stream_id is not None and self.sid <= self.tap.last_stream_id
 
     def take(self, events: list[h2.events.Event]) -> None:
         for e in events:
-            if isinstance(e, h2.events.ConnectionTerminated):
-                self.goaway = True
-                if e.last_stream_id is None or e.last_stream_id < self.sid:
-                    raise _Unprocessed(f"the server went away (HTTP/2 GOAWAY {e.error_code!s})")
+            if getattr(e, "stream_id", None) != self.sid:
                 continue
-            if getattr(e, "stream_id", self.sid) != self.sid:
-                continue
+            self.started = True
             if isinstance(e, h2.events.ResponseReceived):
-                self.headers = dict(e.headers)  # type: ignore[arg-type]
+                self.headers = _decoded(e.headers)
             elif isinstance(e, h2.events.TrailersReceived):
-                self.trailers = dict(e.headers)  # type: ignore[arg-type]
+                self.trailers = _decoded(e.headers)
             elif isinstance(e, h2.events.DataReceived):
                 self.data += e.data or b""
+                if len(self.data) > MAX_REPLY + 5:
+                    raise _Failed("UNAVAILABLE", f"the reply exceeds {MAX_REPLY >> 20} MiB: "
+                                  "not an OTLP export reply")
             elif isinstance(e, h2.events.StreamEnded):
                 self.ended = True
-            elif isinstance(e, h2.events.StreamReset):
+            elif isinstance(e, h2.events.StreamReset) and not self.ended:
+                # RFC 9113 8.1: a reset after a complete response (NO_ERROR, to stop the rest
+                # of the request) is completion; one before it is a failed attempt
                 if e.error_code == REFUSED_STREAM:
                     raise _Unprocessed("the server refused the stream")
-                raise _Failed(RESET_STATUS.get(int(e.error_code or 0), "INTERNAL"),
-                              f"the server reset the stream ({e.error_code!s})")
+                raise _Failed(RESET_STATUS.get(int(e.error_code or 0), "UNAVAILABLE"),
+                              f"the server reset the stream ({_code(e.error_code)})")
+        last = self.tap.last_stream_id
+        if not self.ended and last is not None and last < self.sid:
+            raise _Unprocessed(f"the server went away before it took the call (HTTP/2 GOAWAY "
+                               f"{_code(self.tap.error_code)}, last stream {last})")
+
+    def closed(self, reason: str) -> Exception:
+        """What the connection's end means for this call."""
+        if self.started or self.covered:  # taken, perhaps: the queue decides, later
+            return _Failed("UNAVAILABLE", f"{reason} before the reply was complete")
+        return _Unprocessed(reason)
 
     def result(self) -> Reply:
         http = self.headers.get(":status", "")
@@ -303,11 +344,82 @@ class _Stream:
         body = bytes(self.data[5:5 + size])
         wbits = WBITS.get(self.headers.get("grpc-encoding", ""))
         if compressed and wbits:
-            try:
-                body = zlib.decompress(body, wbits)
+            try:  # bounded like the reply itself: no decompression bomb
+                inflate = zlib.decompressobj(wbits)
+                body = inflate.decompress(body, MAX_REPLY)
             except zlib.error:
                 return b""
         return body
+
+
+class _GoawayTap:
+    """Passes what the server sends on to h2, except GOAWAY frames, which it keeps.
+
+    h2 moves the whole connection to CLOSED when it sees a GOAWAY and then refuses every later
+    frame (python-hyper/h2#1181, open), although RFC 9113 6.8 lets the streams up to the
+    GOAWAY's last stream id complete: a call the server finished would be reported failed and
+    sent again. Keeping GOAWAY from h2 leaves its state machine open, so it goes on framing,
+    acknowledging and flow-controlling the streams the server still serves, with no private
+    h2 state touched; the channel applies the GOAWAY itself: no new stream on the connection,
+    a stream above last_stream_id sent again on a new one, one at or below it read to its end.
+    Frames are only delimited here (9-byte header, 24-bit length); hyperframe parses the
+    GOAWAY. The lowest last stream id seen wins (a graceful shutdown sends 2^31-1 first)."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._through = 0  # bytes of the current (not GOAWAY) frame still to pass on
+        self.last_stream_id: int | None = None
+        self.error_code = 0
+
+    def feed(self, data: bytes) -> bytes:
+        buf, out = self._buf, bytearray()
+        buf += data
+        while buf:
+            if self._through:
+                n = min(self._through, len(buf))
+                out += buf[:n]
+                del buf[:n]
+                self._through -= n
+                continue
+            if len(buf) < 9:
+                break
+            length = int.from_bytes(buf[:3], "big")
+            if buf[3] != GOAWAY or length > MAX_GOAWAY:  # an overlong one: h2 refuses it
+                self._through = 9 + length
+                continue
+            if len(buf) < 9 + length:
+                break
+            frame, _ = hyperframe.frame.Frame.parse_frame_header(memoryview(bytes(buf[:9])))
+            frame.parse_body(memoryview(bytes(buf[9:9 + length])))
+            del buf[:9 + length]
+            assert isinstance(frame, hyperframe.frame.GoAwayFrame)
+            if self.last_stream_id is None or frame.last_stream_id < self.last_stream_id:
+                self.last_stream_id = frame.last_stream_id
+            self.error_code = frame.error_code
+        return bytes(out)
+
+
+def grpc_timeout(seconds: float) -> str:
+    """The grpc-timeout header: at most eight digits (the gRPC HTTP/2 protocol), so the finest
+    unit that holds the value."""
+    for unit, per_second in (("n", 1e9), ("u", 1e6), ("m", 1e3), ("S", 1.0), ("M", 1 / 60),
+                             ("H", 1 / 3600)):
+        value = int(seconds * per_second)
+        if value <= 99_999_999:
+            return f"{max(1, value)}{unit}"
+    return "99999999H"
+
+
+def _decoded(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header bytes as text, whatever the server put in them (a bad byte becomes U+FFFD)."""
+    return {k.decode("latin-1"): v.decode("utf-8", "replace") for k, v in headers}
+
+
+def _code(code: object) -> str:
+    try:
+        return h2.errors.ErrorCodes(int(code)).name  # type: ignore[call-overload]
+    except (ValueError, TypeError):
+        return f"0x{code:x}" if isinstance(code, int) else str(code)
 
 
 def _left(deadline: float) -> float:

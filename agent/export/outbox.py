@@ -1,5 +1,9 @@
 """The outage queue: encoded batches waiting for the collector, oldest first, bounded, and
-optionally kept on disk so a restart loses nothing either."""
+optionally kept on disk so a restart loses nothing either.
+
+On disk a batch is `<20-digit sequence>.otlp`; the parts of a batch split because it was too
+large for the collector are `<its name>-0.otlp` and `<its name>-1.otlp`, so the files sort in
+sending order whatever was split."""
 
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class Outbox:
         self.dropped_points = 0
         # (sequence number, request, its points): the count travels with the batch
         self._items: deque[Batch] = deque()
+        self._names: dict[int, str] = {}  # sequence -> file name stem, with a disk mirror
         self._seq = 0
         self._lock = threading.Lock()
         self._full_warned = False
@@ -53,6 +58,7 @@ class Outbox:
             self._seq += 1
             seq = self._seq
             if self.directory is not None:
+                self._names[seq] = f"{seq:020d}"
                 self._write(seq, request)
             self._items.append(
                 (seq, request, count_points(request) if points is None else points))
@@ -75,6 +81,24 @@ class Outbox:
             if not self._items:
                 self._full_warned = False
 
+    def split(self, seq: int, parts: list[tuple[ExportMetricsServiceRequest, int]]) -> None:
+        """Replace the head batch by its parts (request, points), in order, at the head. The
+        bound is not applied: the parts are what the head was, and go first."""
+        with self._lock:
+            if not self._items or self._items[0][0] != seq:
+                return
+            self._items.popleft()
+            name = self._names.get(seq)
+            fresh: list[Batch] = []
+            for i, (request, points) in enumerate(parts):
+                self._seq += 1
+                fresh.append((self._seq, request, points))
+                if name is not None:
+                    self._names[self._seq] = f"{name}-{i}"
+                    self._write(self._seq, request)
+            self._items.extendleft(reversed(fresh))
+            self._unlink(seq)  # after the parts are written: a crash between repeats, not loses
+
     def _trim(self) -> bool:
         """Drop the oldest batches beyond the bound; True when any went."""
         dropped = False
@@ -89,7 +113,7 @@ class Outbox:
     # disk
     def _path(self, seq: int) -> Path:
         assert self.directory is not None
-        return self.directory / f"{seq:020d}{SUFFIX}"
+        return self.directory / f"{self._names[seq]}{SUFFIX}"
 
     def _write(self, seq: int, request: ExportMetricsServiceRequest) -> None:
         payload = request.SerializeToString()
@@ -106,12 +130,14 @@ class Outbox:
 
     def _unlink(self, seq: int) -> None:
         if self.directory is not None:
+            path = self._path(seq)
+            del self._names[seq]
             try:
-                self._path(seq).unlink()
+                path.unlink()
             except FileNotFoundError:
                 pass
             except OSError as exc:
-                log.warning("cannot remove %s: %s", self._path(seq), exc.strerror or exc)
+                log.warning("cannot remove %s: %s", path, exc.strerror or exc)
 
     def _load(self) -> None:
         assert self.directory is not None
@@ -120,7 +146,7 @@ class Outbox:
         files = sorted(self.directory.glob(f"*{SUFFIX}"))
         for path in files:
             try:
-                seq = int(path.stem)
+                first = int(path.stem.split("-", 1)[0])
                 data = path.read_bytes()
                 head, crc, payload = data[:5], data[5:9], data[9:]
                 if head != MAGIC or zlib.crc32(payload) != int.from_bytes(crc, "big"):
@@ -130,8 +156,9 @@ class Outbox:
                 log.warning("skipping unreadable queued batch %s: %s", path.name, exc)
                 path.rename(path.with_suffix(".corrupt"))
                 continue
-            self._items.append((seq, request, count_points(request)))
-            self._seq = max(self._seq, seq)
+            self._seq = max(self._seq, first) + 1
+            self._names[self._seq] = path.stem
+            self._items.append((self._seq, request, count_points(request)))
         if self._items:
             log.info("export queue: %d batches from the last run will be sent first",
                      len(self._items))

@@ -1,22 +1,26 @@
 """Sending one encoded OTLP request, with a verdict the queue can act on: delivered, worth
-retrying, or rejected for good. gRPC goes through agent.grpc_client (h2, no grpcio) or, with
-ADK_AGENT_GRPC_CLIENT=grpcio, through the SDK's grpcio exporter; HTTP/protobuf through the
-SDK's HTTP exporter."""
+retrying, too large (to be split), or rejected for good. gRPC goes through agent.grpc_client
+(h2, no grpcio) or, with ADK_AGENT_GRPC_CLIENT=grpcio, through grpcio's generated stub;
+HTTP/protobuf through requests. Every path makes exactly one attempt per send: the queue owns
+retries, so the health document sees every failure as it happens."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
-from opentelemetry.sdk.metrics.export import MetricExportResult
 
 from agent import __version__
+from agent.config.headers import checked, read_file
 from agent.config.plain import Config
 
 if TYPE_CHECKING:  # ssl (and libcrypto) is loaded only for TLS
@@ -29,6 +33,15 @@ GRPC_RETRYABLE = {"CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORT
                   "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
                   "PERMISSION_DENIED"}
 HTTP_REJECTED = {400, 404, 405, 413, 415, 422}
+# How servers say "this message is larger than I take" with RESOURCE_EXHAUSTED: grpc C-core and
+# grpc-go ("received message larger than max"), tonic ("decoded message length too large"),
+# grpc-java and .NET ("exceeds maximum size"); RESOURCE_EXHAUSTED also means a quota or rate
+# limit, which splitting would only make worse.
+TOO_LARGE = re.compile(r"larger than|too large|exceeds", re.IGNORECASE)
+# A proxy's limit (nginx client_max_body_size): HTTP 413, which gRPC maps to UNKNOWN; grpcio
+# says "Received http2 header with status: 413", agent.grpc_client "HTTP 413 instead of ..."
+HTTP_413 = re.compile(r"(HTTP|status:) 413\b")
+MAX_HTTP_REPLY = 64 * 1024  # an OTLP/HTTP reply is a partial success at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +49,20 @@ class Outcome:
     ok: bool
     retryable: bool = True
     error: str | None = None
+    too_large: bool = False  # the collector takes smaller requests: split this one
+
+
+def grpc_outcome(status: str, message: str) -> Outcome:
+    """A failed gRPC call as a verdict, by its status code."""
+    error = f"{status}: {message}" if message else status
+    too_large = (status == "RESOURCE_EXHAUSTED" and TOO_LARGE.search(message)) or (
+        status == "UNKNOWN" and HTTP_413.search(message))
+    return Outcome(False, status in GRPC_RETRYABLE, error[:300], too_large=bool(too_large))
 
 
 class _LastError(logging.Handler):
-    """Keeps the SDK exporters' last complaint as our error text instead of letting them print
-    a line (or a traceback) on every failed attempt."""
+    """Keeps the SDK's complaints (its metric reader's) off stderr: the agent's own lines say
+    what went wrong."""
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -58,22 +80,14 @@ for _name in _SDK_LOGGERS:
     _lg.propagate = False
 
 
-def read_headers_file(path: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                key, sep, value = line.partition("=")
-                if sep and key.strip():
-                    out[key.strip()] = value.strip()
-    return out
-
-
 def headers_for(config: Config) -> dict[str, str]:
-    headers = dict(config.headers)
+    """The export headers, lower-case, checked (ValueError names a bad one, never its value);
+    the file's lines win over the setting's."""
+    grpc = config.protocol == "grpc"
+    headers = checked(config.headers, grpc)
     if config.headers_file is not None:
-        headers.update(read_headers_file(str(config.headers_file)))
+        headers.update(checked(read_file(str(config.headers_file)), grpc,
+                               "ADK_AGENT_HEADERS_FILE: header"))
     return headers
 
 
@@ -108,8 +122,7 @@ class GrpcSender:
         reply = self.channel.call(EXPORT_PATH, request.SerializeToString(), self.metadata,
                                   self.timeout)
         if not reply.ok:
-            error = f"{reply.status}: {reply.message}" if reply.message else reply.status
-            return Outcome(False, reply.status in GRPC_RETRYABLE, error)
+            return grpc_outcome(reply.status, reply.message)
         _partial_success(reply.body)
         return Outcome(True)
 
@@ -144,13 +157,14 @@ def _why(exc: ssl.SSLError) -> str:
     return str(exc.reason or exc.strerror or exc.args[-1])
 
 
-def _partial_success(body: bytes) -> None:
+def _partial_success(body: bytes | ExportMetricsServiceResponse) -> None:
     """The collector took the request but not all of it: say so (the rest is not retried,
     as the OTLP specification asks)."""
     if not body:
         return
     try:
-        partial = ExportMetricsServiceResponse.FromString(body).partial_success
+        partial = (body if isinstance(body, ExportMetricsServiceResponse)
+                   else ExportMetricsServiceResponse.FromString(body)).partial_success
     except Exception:  # a reply we cannot read is still a success
         return
     if partial.rejected_data_points or partial.error_message:
@@ -159,82 +173,106 @@ def _partial_success(body: bytes) -> None:
 
 
 class GrpcioSender:
-    """OTLP/gRPC through the SDK's exporter on grpcio (ADK_AGENT_GRPC_CLIENT=grpcio)."""
+    """OTLP/gRPC on grpcio (ADK_AGENT_GRPC_CLIENT=grpcio): the generated stub called directly,
+    one attempt per send. The SDK's exporter would retry inside the call (hiding an outage
+    from the health document), log its own lines and reduce the status to a result; here the
+    status maps exactly, as on the h2 path."""
 
     def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
-        from grpc import Compression, ssl_channel_credentials
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        import grpc
+        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import (
+            MetricsServiceStub,
+        )
 
-        class Passthrough(OTLPMetricExporter):
-            """Sends requests we encoded (and may have queued) as they are."""
-
-            points = 0  # of the request being sent: counted once, when it was encoded
-
-            def _translate_data(self, data: ExportMetricsServiceRequest) -> object:  # type: ignore[override]
-                return data
-
-            def _count_data(self, data: ExportMetricsServiceRequest) -> int:  # type: ignore[override]
-                return self.points
-
-        insecure = _grpc_insecure(config)
-        credentials = None
-        if not insecure:
-            credentials = ssl_channel_credentials(
+        url = urlsplit(config.endpoint)
+        target = url.netloc.rpartition("@")[2]
+        options = [("grpc.primary_user_agent", f"adk-agent/{__version__}")]
+        compression = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate,
+                       "none": grpc.Compression.NoCompression}[config.compression]
+        if _grpc_insecure(config):
+            self.channel = grpc.insecure_channel(target, options, compression)
+        else:
+            credentials = grpc.ssl_channel_credentials(
                 root_certificates=_read(config.certificate),
                 private_key=_read(config.client_key),
                 certificate_chain=_read(config.client_certificate))
-        compression = {"gzip": Compression.Gzip, "deflate": Compression.Deflate,
-                       "none": Compression.NoCompression}[config.compression]
-        self.exporter = Passthrough(
-            endpoint=config.endpoint, insecure=insecure, credentials=credentials,
-            headers=tuple(headers.items()), timeout=config.export_timeout,
-            compression=compression, preferred_temporality=temporality)
+            self.channel = grpc.secure_channel(target, credentials, options, compression)
+        self.stub = MetricsServiceStub(self.channel)
+        self.metadata = tuple((k.lower(), v) for k, v in headers.items())
+        self.timeout = config.export_timeout
+        self._error = grpc.RpcError
 
     def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
-        _capture.message = None
-        self.exporter.points = points
-        result = self.exporter._export(request)
-        if result is MetricExportResult.SUCCESS:
-            return Outcome(True)
-        error = _capture.message or "export failed"
-        m = re.search(r"StatusCode\.(\w+)", error)
-        return Outcome(False, m is None or m.group(1) in GRPC_RETRYABLE, error)
+        try:
+            response = self.stub.Export(request, metadata=self.metadata, timeout=self.timeout)
+        except self._error as exc:
+            code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
+            return grpc_outcome(code.name if code else "UNKNOWN",
+                                (details or "").splitlines()[0] if details else "")
+        _partial_success(response)
+        return Outcome(True)
 
     def shutdown(self) -> None:
-        self.exporter.shutdown()
+        self.channel.close()  # also ends a call in progress
 
 
 class HttpSender:
-    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
-        from opentelemetry.exporter.otlp.proto.http import Compression
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    """OTLP/HTTP (protobuf) on requests: one POST per send."""
 
-        endpoint = config.endpoint
+    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
+        url = urlsplit(config.endpoint)
         # A base URL (no path) gets the signal path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
-        if endpoint.rstrip("/").count("/") <= 2:
-            endpoint = endpoint.rstrip("/") + "/v1/metrics"
-        self.exporter = OTLPMetricExporter(
-            endpoint=endpoint, headers=headers, timeout=config.export_timeout,
-            session=_session(),
-            compression=Compression(config.compression) if config.compression != "none"
-            else Compression.NoCompression,
-            preferred_temporality=temporality,
-            certificate_file=str(config.certificate) if config.certificate else None,
-            client_key_file=str(config.client_key) if config.client_key else None,
-            client_certificate_file=(str(config.client_certificate)
-                                     if config.client_certificate else None))
+        if not url.path.strip("/"):
+            url = url._replace(path="/v1/metrics")
+        self.url = urlunsplit(url)
+        self.headers = {**headers, "content-type": "application/x-protobuf",
+                        "user-agent": f"adk-agent/{__version__}"}
+        self.compression = config.compression
+        if self.compression != "none":
+            self.headers["content-encoding"] = self.compression
+        self.verify: str | bool = str(config.certificate) if config.certificate else True
+        self.cert = ((str(config.client_certificate), str(config.client_key))
+                     if config.client_certificate else None)
+        self.timeout = config.export_timeout
+        self.session = _session()
 
     def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
-        _capture.message = None
-        result = self.exporter._client.export(request.SerializeToString())
-        if result.success:
-            return Outcome(True)
-        code = result.status_code
-        error = _capture.message or (f"HTTP {code}" if code else "export failed")
-        return Outcome(False, code not in HTTP_REJECTED, error)
+        import requests
+
+        body = request.SerializeToString()
+        if self.compression == "gzip":
+            body = gzip.compress(body)
+        elif self.compression == "deflate":
+            body = zlib.compress(body)
+        try:
+            with self.session.post(self.url, data=body, headers=self.headers,  # type: ignore[attr-defined]
+                                   timeout=self.timeout, verify=self.verify, cert=self.cert,
+                                   stream=True) as reply:
+                code = reply.status_code
+                if 200 <= code < 300:  # the body is read only here, and only so much of it
+                    _partial_success(reply.raw.read(MAX_HTTP_REPLY, decode_content=True))
+                    return Outcome(True)
+                error = f"HTTP {code} {reply.reason or ''}".strip()
+        except requests.RequestException as exc:
+            return Outcome(False, True, _request_error(exc, self.timeout))
+        return Outcome(False, code not in HTTP_REJECTED, error, too_large=code == 413)
 
     def shutdown(self) -> None:
-        self.exporter.shutdown()
+        self.session.close()  # type: ignore[attr-defined]
+
+
+def _request_error(exc: Exception, timeout: float) -> str:
+    """What went wrong, without the URL requests puts in its messages."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no reply within {timeout:g}s"
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        ssl = re.search(r"\[SSL[^\]]*\][^)'\"]*", text)
+        return "TLS failed" + (f": {ssl.group(0).strip()}" if ssl else "")
+    errno = re.search(r"\[Errno -?\d+\] [^)'\"]+", text)
+    return errno.group(0) if errno else type(exc).__name__
 
 
 def _session() -> object:

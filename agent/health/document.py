@@ -38,6 +38,7 @@ def document(agent: Agent, alive: bool, ready: bool, reason: str) -> dict[str, A
         "export_failures": 0 if st is None else st.failures,
         "points_exported": 0 if st is None else st.points,
         "batches_rejected": 0 if st is None else st.rejected,
+        "points_rejected": 0 if st is None else st.rejected_points,
         "queue": None if agent.exporter is None else {
             "batches": len(agent.exporter.outbox), "dropped": agent.exporter.outbox.dropped,
             "max_batches": s.queue_max_batches},

@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.catalog import BY_NAME, SOURCE_NAMES
 from agent.config.durations import parse_duration
+from agent.config.endpoint import shown as shown_endpoint
+from agent.config.headers import checked, read_file
 from agent.config.plain import Config
 from agent.config.targets import parse_target
 from agent.settings.layers import StandardEnvSource, config_file_source
@@ -54,7 +63,7 @@ class Settings(BaseSettings):
     protocol: Literal["grpc", "http/protobuf"] = Field("grpc", description="OTLP transport")
     grpc_client: Literal["h2", "grpcio"] = Field(
         "h2", description="gRPC client: `h2` (built in, one kept-open HTTP/2 connection) or "
-        "`grpcio` (the SDK's exporter; about 14 MB more resident memory)")
+        "`grpcio` (grpcio's channel and OTLP stub; about 14 MB more resident memory)")
     headers: SecretPairs = Field(default_factory=dict,
                                  description="Export headers `k=v,...` (values are secrets)")
     headers_file: FilePath = Field(None, description="File of `key=value` header lines, re-read "
@@ -175,7 +184,28 @@ class Settings(BaseSettings):
             parts.port  # noqa: B018 - raises on a port that is not a number
         except ValueError:
             raise ValueError("the port is not a number from 0 to 65535") from None
+        if "@" in parts.netloc:  # RFC 9113 8.3.1 forbids userinfo in :authority
+            raise ValueError("credentials in the URL are not sent: put them in a header "
+                             "(OTEL_EXPORTER_OTLP_HEADERS=authorization=Basic ...)")
         return v if "://" in v else f"http://{v}"
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, v: dict[str, SecretStr], info: ValidationInfo) -> dict[str, SecretStr]:
+        grpc = info.data.get("protocol", "grpc") == "grpc"
+        plain = checked({k: s.get_secret_value() for k, s in v.items()}, grpc)
+        return {k: SecretStr(value) for k, value in plain.items()}
+
+    @field_validator("headers_file")
+    @classmethod
+    def _headers_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if v is not None:
+            try:
+                checked(read_file(str(v)), info.data.get("protocol", "grpc") == "grpc",
+                        f"{v}: header")
+            except OSError as exc:
+                raise ValueError(f"cannot read {v}: {exc.strerror or exc}") from None
+        return v
 
     @field_validator("health_address")
     @classmethod
@@ -246,7 +276,7 @@ class Settings(BaseSettings):
         """The effective settings for `check`: header values never shown."""
         data = self.model_dump(mode="json")
         data["headers"] = {k: "<redacted>" for k in self.headers}
-        data["endpoint"] = self.effective_endpoint
+        data["endpoint"] = shown_endpoint(self.effective_endpoint)  # no query string
         return data
 
 
@@ -311,8 +341,10 @@ def load_settings(**flags: Any) -> Settings:
             where = f"{config}: key '{field}'" if config else field
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
-        shown = "" if field in ("headers",) or isinstance(value, dict | list) or value is None \
-            else f" = {str(value)[:80]!r}"
+        if field == "endpoint" and isinstance(value, str):  # never its userinfo or query
+            value = shown_endpoint(value)
+        shown = "" if field in ("headers",) or isinstance(value, dict | list) \
+            or value is None else f" = {str(value)[:80]!r}"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{where}{shown}: {msg}{more}") from None
     except ConfigError:
