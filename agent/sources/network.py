@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 
-from agent import procfs, sockdiag
+from agent import procfs, sockdiag, sockstat
 from agent.hostfs import psutil
 from agent.procfs import NetDev
 from agent.snapshot import per_cycle
 from agent.sources.base import LINUX, NO_ATTRS, Attrs, Context, Obs, Observer, Source
 
 log = logging.getLogger(__name__)
+
+# TCP sockets by state cost a walk of the kernel's connection table; it is redone when the
+# kernel's socket counters moved, and otherwise at least this often (agent/sockstat.py).
+STATES_MAX_AGE = 60.0
 
 
 def _from_psutil() -> dict[str, NetDev]:
@@ -31,6 +35,8 @@ class NetworkSource(Source):
         # netlink sees our own network namespace: right unless reading another host root
         self._netlink = not ctx.host.contained
         self._counter = sockdiag.SocketCounter()
+        self._totals: sockstat.Counters | None = sockstat.Counters(ctx.host.net)
+        self._states = sockstat.StatesCache(STATES_MAX_AGE, slack=ctx.interval / 2)
 
     @per_cycle
     def interfaces(self) -> dict[str, NetDev]:
@@ -41,20 +47,41 @@ class NetworkSource(Source):
     @per_cycle
     def sockets(self) -> dict[tuple[str, str | None], int]:
         if LINUX:
-            if self._netlink:
-                try:
-                    return self._counter.count()
-                except OSError as exc:  # no sock_diag here (old kernel, seccomp): use /proc
-                    log.info("netlink sock_diag unavailable (%s); counting sockets from %s",
-                             exc.strerror or exc, self.ctx.host.net)
-                    self._netlink = False
-            return procfs.count_sockets(self.ctx.host.net)
+            totals = self._read_totals()
+            if totals is None:  # no counters to go by: walk every cycle
+                return self._walk(udp=True)
+            tcp = self._states.get(totals.tcp, lambda: self._walk(udp=False))
+            return {**tcp, ("udp", None): totals.udp} if totals.udp else dict(tcp)
         counts: dict[tuple[str, str | None], int] = {}
         for c in psutil().net_connections(kind="inet"):
             transport = "tcp" if c.type == 1 else "udp"
             state = c.status.lower() if transport == "tcp" else None
             counts[(transport, state)] = counts.get((transport, state), 0) + 1
         return counts
+
+    def _read_totals(self) -> sockstat.Totals | None:
+        if self._totals is not None:
+            try:
+                return self._totals.read()
+            except (OSError, ValueError) as exc:
+                why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else exc
+                log.info("socket counters unreadable (%s); counting sockets by state every "
+                         "cycle", why)
+                self._totals.close()
+                self._totals = None
+        return None
+
+    def _walk(self, udp: bool) -> dict[tuple[str, str | None], int]:
+        """Sockets by (transport, state): one walk of the kernel's tables."""
+        if self._netlink:
+            try:
+                return self._counter.count(udp=udp)
+            except OSError as exc:  # no sock_diag here (old kernel, seccomp): use /proc
+                log.info("netlink sock_diag unavailable (%s); counting sockets from %s",
+                         exc.strerror or exc, self.ctx.host.net)
+                self._netlink = False
+        counts = procfs.count_sockets(self.ctx.host.net)
+        return counts if udp else {k: n for k, n in counts.items() if k[0] == "tcp"}
 
     def _pair(self, rx: str, tx: str) -> Callable[[], Iterator[Obs]]:
         def observe() -> Iterator[Obs]:
