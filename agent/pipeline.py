@@ -18,6 +18,7 @@ from agent.config import Config
 from agent.exporting import QueuedExporter, build_exporter
 from agent.hostfs import HostFS, use_proc
 from agent.resource import build_resource
+from agent.schedule import PhasedReader, first_delay, phase
 from agent.sources import REGISTRY, Context, Source
 from agent.sources.base import NameFilter, Obs, Observer
 from agent.sources.selftel import SelfSource
@@ -165,12 +166,18 @@ class Agent:
         exporter = build_exporter(s)
         if isinstance(exporter, QueuedExporter):
             self.exporter = exporter
-        self.reader = PeriodicExportingMetricReader(
+        resource = build_resource(s, self.context.host)
+        # The first periodic cycle at this agent's own phase of the interval (a fleet restarted
+        # at once does not push in lockstep), at least half an interval after the first export.
+        identity = str(resource.attributes.get("service.instance.id", ""))
+        self.reader = PhasedReader(
             exporter, export_interval_millis=s.interval * 1000,
-            export_timeout_millis=s.export_timeout * 1000)
+            export_timeout_millis=s.export_timeout * 1000,
+            first_delay=first_delay(phase(identity, s.interval), s.interval, time.time(),
+                                    min_gap=s.interval / 2))
         # Exemplars tie measurements to traces; observations of the host have none, and
         # sampling for them costs every point of every cycle.
-        self.provider = MeterProvider(resource=build_resource(s, self.context.host),
+        self.provider = MeterProvider(resource=resource,
                                       metric_readers=[self.reader],
                                       exemplar_filter=AlwaysOffExemplarFilter())
         meter = self.provider.get_meter(DISTRO_NAME, __version__)
