@@ -117,6 +117,16 @@ def test_states_are_walked_again_only_when_the_counters_move(
         assert c.walks == walks + 1, counter
 
 
+def test_at_an_interval_of_a_minute_or_more_every_cycle_walks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    c = Cycles(fixture_copy(tmp_path), monkeypatch, interval=120.0)
+    c.counts()
+    c.counts(after=119.0)  # a cycle a little early
+    assert c.walks == 2
+    c.counts(after=0.5)  # half a second after a walk: it stands
+    assert c.walks == 2
+
+
 def test_unreadable_counters_mean_a_walk_every_cycle(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

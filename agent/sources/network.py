@@ -36,7 +36,10 @@ class NetworkSource(Source):
         self._netlink = not ctx.host.contained
         self._counter = sockdiag.SocketCounter()
         self._totals: sockstat.Counters | None = sockstat.Counters(ctx.host.net)
-        self._states = sockstat.StatesCache(STATES_MAX_AGE, slack=ctx.interval / 2)
+        # Cycles come a little early or late: half an interval of slack (a cycle at 55 s walks
+        # at a 10 s interval); an interval of a minute or more walks every cycle.
+        self._states = sockstat.StatesCache(
+            STATES_MAX_AGE, slack=min(ctx.interval, STATES_MAX_AGE) / 2)
 
     @per_cycle
     def interfaces(self) -> dict[str, NetDev]:
