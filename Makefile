@@ -44,6 +44,7 @@ bench: venv
 	$(BIN)/python bench/run.py --seconds $(or $(SECONDS),60) --scenario both --scaling
 	$(BIN)/python bench/sources.py
 	$(BIN)/python bench/instructions.py --if-available
+	$(BIN)/python bench/instructions.py --if-available --scenario node
 	$(BIN)/python bench/fleet.py
 
 soak: venv

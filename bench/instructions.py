@@ -23,10 +23,11 @@ the peer takes over a second there); run it on an otherwise idle machine all the
 no cycle overruns. Takes two to three minutes.
 
     .venv/bin/python bench/instructions.py [--interval 3] [--warmup 3] [--cycles 5]
+    .venv/bin/python bench/instructions.py --scenario node   # the node-shaped host
 
 Needs valgrind (Debian/Ubuntu: apt-get install valgrind); without it, says so and exits 3
 (0 with --if-available, as `make bench` runs it). Printed, and written as JSON to
-bench/results/instructions.json.
+bench/results/instructions.json (instructions-node.json).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ sys.path.insert(0, str(HERE))
 
 from entry import run_main  # noqa: E402
 from floor import shape_of  # noqa: E402
+from node import Shape, node  # noqa: E402
 from run import FLOOR, NAMES, PEER, RESULTS, Bench, free_port, machine  # noqa: E402
 
 MISSING = 3
@@ -153,7 +155,8 @@ def table(r: dict[str, Any]) -> str:
     per = [r[n]["instructions_per_cycle"] for n in NAMES]
     return "\n".join([
         f"user-space instructions per collection cycle, whole process, all threads (valgrind "
-        f"callgrind; {r['interval_s']:g} s interval, {r['adk-agent']['cycles']} cycles):",
+        f"callgrind; {r['interval_s']:g} s interval, {r['adk-agent']['cycles']} cycles, "
+        f"{r.get('scenario', 'idle')} host):",
         "| | adk-agent | peer | floor | adk/peer | adk/floor |",
         "|---|---|---|---|---|---|",
         "| instructions per cycle (millions) | " + " | ".join(f"{v / 1e6:.2f}" for v in per)
@@ -167,9 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=3,
                    help="exports before counting starts (default 3)")
     p.add_argument("--cycles", type=int, default=5, help="cycles counted (default 5)")
+    p.add_argument("--scenario", choices=("idle", "node"), default="idle",
+                   help="the host as it is, or holding 1,000 open TCP sockets and 300 more "
+                   "processes while it counts (bench/node.py, as run.py --scenario node)")
     p.add_argument("--if-available", action="store_true",
                    help="without valgrind, say so and exit 0 (for make bench)")
-    p.add_argument("--json", type=Path, default=RESULTS / "instructions.json")
+    p.add_argument("--json", type=Path, default=None,
+                   help="default: bench/results/instructions.json (instructions-node.json)")
     a = p.parse_args(argv)
     if tools() is None:
         print("bench/instructions.py: valgrind (with callgrind_control) is not installed, so "
@@ -178,11 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     if a.warmup < 2 or a.cycles < 1:
         p.error("--warmup: at least 2; --cycles: at least 1")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = measure(a.interval, a.warmup, a.cycles, RESULTS)
-    a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(result, indent=1) + "\n")
+    if a.scenario == "node":
+        shape = Shape()
+        print(f"node-shaped host: {shape.describe()}", file=sys.stderr, flush=True)
+        with node(shape):
+            result = measure(a.interval, a.warmup, a.cycles, RESULTS)
+    else:
+        result = measure(a.interval, a.warmup, a.cycles, RESULTS)
+    result["scenario"] = a.scenario
+    path = a.json or RESULTS / ("instructions.json" if a.scenario == "idle"
+                                else f"instructions-{a.scenario}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
     print(table(result))
-    print(f"\nwritten to {a.json}")
+    print(f"\nwritten to {path}")
     return 0
 
 
