@@ -20,7 +20,7 @@ What this counts: user-space instructions. What it does not: the kernel's work i
 (writing /proc files, walking the socket table), which the CPU figures of bench/run.py include.
 Under valgrind a process runs 50-100 times slower, hence a 3 s interval by default (a cycle of
 the peer takes over a second there); run it on an otherwise idle machine all the same, so that
-no cycle overruns. Takes two to three minutes.
+no cycle overruns. Takes about a minute.
 
     .venv/bin/python bench/instructions.py [--interval 3] [--warmup 3] [--cycles 5]
     .venv/bin/python bench/instructions.py --scenario node   # the node-shaped host
