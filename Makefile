@@ -49,12 +49,16 @@ run: venv
 	  else ep=http://127.0.0.1:$(HTTP_PORT); fi; \
 	  $(BIN)/adk-agent run --endpoint $$ep --protocol $(PROTOCOL) --interval $(INTERVAL)
 
-# The benchmark (not part of `make test`): adk-agent vs the Python peer vs the floor, the
-# per-source and scaling costs, then the 10-minute soak. Figures land in bench/results/.
+# The benchmark (not part of `make test`): adk-agent vs the Python peer vs the floor on the host
+# as it is and node-shaped, with a verdict per target; the per-source and scaling costs;
+# instructions per cycle (with valgrind); bytes per request. Figures land in bench/results/.
 bench: venv
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),bench]'
-	$(BIN)/python bench/run.py --seconds $(or $(SECONDS),60) --scaling
+	$(BIN)/python bench/run.py --seconds $(or $(SECONDS),60) --scenario both --scaling
 	$(BIN)/python bench/sources.py
+	$(BIN)/python bench/instructions.py --if-available
+	$(BIN)/python bench/instructions.py --if-available --scenario node
+	$(BIN)/python bench/fleet.py
 
 soak: venv
 	$(BIN)/python bench/soak.py --duration $(or $(DURATION),600) --interval 1s

@@ -1,20 +1,22 @@
 """The agent: config -> sources -> instruments -> reader -> exporter; start and stop.
 
-The pipeline owns the collection cycle: every collection the SDK's reader makes (periodic, the
-first one at start-up, the last one at shutdown, `once`) opens a new cycle, so each source reads
-afresh and reads at most once within it. It also measures the sources from above (time and
-errors per source, into Telemetry) for whatever reports them.
+The pipeline owns the collection cycle and its schedule: every collection the SDK's reader
+makes (periodic, the first one at start-up, the last one at shutdown, `once`) opens a new
+cycle, so each source reads afresh and reads at most once within it. It also measures the
+sources from above (time and errors per source, into Telemetry) for whatever reports them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Instrument, Observation
-from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider, MetricsTimeoutError
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
 from agent import DISTRO_NAME, __version__
@@ -36,15 +38,49 @@ class Bound:
     observer: Observer
 
 
+def phase(identity: str, interval: float) -> float:
+    """Seconds into the interval (0 <= phase < interval), uniform over identities."""
+    digest = hashlib.sha256(identity.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * interval
+
+
+def first_delay(phase: float, interval: float, now: float, min_gap: float) -> float:
+    """Seconds from `now` (Unix time) to the next moment `phase` seconds into an interval
+    counted from the epoch, at least `min_gap` away (whole intervals later if need be)."""
+    delay = (phase - now) % interval
+    while delay < min_gap:
+        delay += interval
+    return delay
+
+
+def next_due(due: float, interval: float, now: float) -> float:
+    """The slot after `due` on the fixed schedule; slots that have already passed by `now` (a
+    cycle that overran) are skipped, not run back to back."""
+    due += interval
+    if now >= due:
+        due += (math.floor((now - due) / interval) + 1) * interval
+    return due
+
+
 class CycleReader(PeriodicExportingMetricReader):
-    """The SDK's periodic reader, with each collection a collection cycle: `opened` before
-    the instruments are observed, `done` after."""
+    """The SDK's periodic reader, with each collection a collection cycle (`opened` before the
+    instruments are observed, `done` after), on a schedule of its own.
+
+    A fleet restarted at once (a cluster upgrade, a power event) would otherwise push in
+    lockstep. As Prometheus offsets each target's scrapes by a hash of the target, the first
+    periodic collection comes `first_delay` seconds from now (at the agent's own phase of the
+    interval), and after it the period is fixed: each cycle is due one interval after the
+    previous one was due (the SDK's reader sleeps a whole interval after each collection, so
+    its cycles drift later by the collection's duration)."""
 
     def __init__(self, exporter: MetricExporter, interval: float, timeout: float,
-                 opened: Callable[[], object], done: Callable[[], object]) -> None:
+                 first_delay: float, opened: Callable[[], object],
+                 done: Callable[[], object]) -> None:
+        self._opened, self._done = opened, done
+        # Set before the base class starts the collection thread, which reads it.
+        self._due = time.monotonic() + first_delay
         super().__init__(exporter, export_interval_millis=interval * 1000,
                          export_timeout_millis=timeout * 1000)
-        self._opened, self._done = opened, done
 
     def collect(self, timeout_millis: float = 10_000) -> None:
         self._opened()
@@ -52,6 +88,20 @@ class CycleReader(PeriodicExportingMetricReader):
             super().collect(timeout_millis=timeout_millis)
         finally:
             self._done()
+
+    def _ticker(self) -> None:
+        interval = self._export_interval_millis / 1e3
+        while not self._shutdown_event.wait(max(0.0, self._due - time.monotonic())):
+            try:
+                self.collect(timeout_millis=self._export_timeout_millis)
+            except MetricsTimeoutError:
+                log.warning("metric collection timed out; trying again at the next cycle")
+            self._due = next_due(self._due, interval, time.monotonic())
+        # one last collection and export before shutting down, as the SDK's reader does
+        try:
+            self.collect(timeout_millis=self._export_interval_millis)
+        except MetricsTimeoutError:
+            log.warning("final metric collection timed out")
 
 
 class Agent:
@@ -127,12 +177,18 @@ class Agent:
         if isinstance(exporter, QueuedExporter):
             self.exporter = exporter
             self.telemetry.export = exporter
-        self.reader = CycleReader(exporter, s.interval, s.export_timeout,
+        resource = build_resource(s, self.context.host)
+        # The first periodic cycle at this agent's own phase of the interval, at least half an
+        # interval after the first export (which runner.py makes at once).
+        identity = str(resource.attributes.get("service.instance.id", ""))
+        delay = first_delay(phase(identity, s.interval), s.interval, time.time(),
+                            min_gap=s.interval / 2)
+        self.reader = CycleReader(exporter, s.interval, s.export_timeout, delay,
                                   opened=self.context.cycle.open,
                                   done=self.telemetry.cycle_done)
         # Exemplars tie measurements to traces; observations of the host have none, and
         # sampling for them costs every point of every cycle.
-        self.provider = MeterProvider(resource=build_resource(s, self.context.host),
+        self.provider = MeterProvider(resource=resource,
                                       metric_readers=[self.reader],
                                       exemplar_filter=AlwaysOffExemplarFilter())
         meter = self.provider.get_meter(DISTRO_NAME, __version__)

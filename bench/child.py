@@ -3,6 +3,7 @@ exports over OTLP/gRPC every second, kept running until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -13,8 +14,10 @@ from opentelemetry.sdk.resources import Resource
 
 
 def every_second(endpoint: str, resource: Resource) -> MeterProvider:
+    """Every second, or every BENCH_INTERVAL_MS (bench/instructions.py, under valgrind)."""
+    interval = float(os.environ.get("BENCH_INTERVAL_MS", "1000"))
     reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint, insecure=True),
-                                           export_interval_millis=1000)
+                                           export_interval_millis=interval)
     return MeterProvider(metric_readers=[reader], resource=resource)
 
 

@@ -1,9 +1,12 @@
 """A minimal OTLP/gRPC metrics receiver for the benchmark: per request it keeps only the arrival
-time (time.monotonic), the sender's service.name and the number of points, plus the last whole
-request of each sender (the floor copies adk-agent's from it). Loopback only."""
+time (time.monotonic), the sender's service.name, the number of points and the message's size,
+plus the last whole request of each sender (the floor copies adk-agent's from it). Loopback
+only. `WireCounter` is a TCP relay in front of it that counts the bytes each way (what a sender
+puts on the network: HTTP/2 frames, headers, compressed messages)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -22,6 +25,7 @@ class Arrival:
     service: str
     points: int
     probe: Any = None  # what on_arrival returned (the sender's CPU time at that moment)
+    size: int = 0  # the request message's bytes, uncompressed (protobuf)
 
 
 def service_name(request: Any) -> str:
@@ -57,7 +61,7 @@ class Receiver(metrics_service_pb2_grpc.MetricsServiceServicer):
         now = time.monotonic()
         service = service_name(request)
         probe = self.on_arrival(service) if self.on_arrival else None
-        arrival = Arrival(now, service, count_points(request), probe)
+        arrival = Arrival(now, service, count_points(request), probe, request.ByteSize())
         with self.lock:
             self.arrivals.append(arrival)
             self.last[arrival.service] = request
@@ -73,3 +77,60 @@ class Receiver(metrics_service_pb2_grpc.MetricsServiceServicer):
     def of(self, service: str) -> list[Arrival]:
         with self.lock:
             return [a for a in self.arrivals if a.service == service]
+
+
+class WireCounter:
+    """A loopback TCP relay to `upstream` that counts the bytes each way, over all the
+    connections made to it (`endpoint`)."""
+
+    def __init__(self, upstream: str) -> None:
+        host, _, port = upstream.rpartition(":")
+        self.upstream = (host, int(port))
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.endpoint = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.sent = 0  # sender -> receiver
+        self.received = 0  # receiver -> sender
+        self.lock = threading.Lock()
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="wire-accept", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed by stop()
+                return
+            server = socket.create_connection(self.upstream)
+            with self.lock:
+                self.open += [client, server]
+            for src, dst, up in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pump, args=(src, dst, up), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, up: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                with self.lock:
+                    if up:
+                        self.sent += len(data)
+                    else:
+                        self.received += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def counts(self) -> tuple[int, int]:
+        with self.lock:
+            return self.sent, self.received
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        with self.lock:
+            for s in self.open:
+                s.close()

@@ -17,8 +17,14 @@ before the window closes, divided by the requests in between; resident memory at
 arriving. Then the ratios adk-agent/peer and adk-agent/floor. Printed as a table and written as
 JSON (bench/results/latest.json).
 
-    .venv/bin/python bench/run.py              # 60 s measured (BENCH_SECONDS), ~70 s in all
+Scenarios: `idle` measures the host as it is; `node` makes it look like a busy node while it
+measures (bench/node.py: 1,000 open TCP sockets, 300 more processes); `both` runs one after
+the other and prints a verdict per target (README: adk-agent at most 0.30x the peer's CPU on
+the node, 0.45x idle, 1.0x the floor's, 33 MB resident).
+
+    .venv/bin/python bench/run.py              # idle, 60 s measured (BENCH_SECONDS), ~70 s
     .venv/bin/python bench/run.py --quick      # 15 s measured
+    .venv/bin/python bench/run.py --scenario both
 """
 
 from __future__ import annotations
@@ -35,8 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -47,6 +52,7 @@ sys.path.insert(0, str(HERE))
 
 from entry import run_main  # noqa: E402
 from floor import shape_of  # noqa: E402
+from node import Shape, node, sleepers  # noqa: E402
 from receiver import Arrival, Receiver  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -277,27 +283,6 @@ def run(seconds: float, warmup: int, results: Path,
     return out
 
 
-@contextmanager
-def sleepers(n: int) -> Iterator[list[int]]:
-    """n sleeping child processes in one process group, killed on the way out (and ending by
-    themselves after fifteen minutes whatever happens)."""
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        for _ in range(n):
-            group = procs[0].pid if procs else 0
-            procs.append(subprocess.Popen(["sleep", "900"], process_group=group,
-                                          stdin=subprocess.DEVNULL))
-        yield [p.pid for p in procs]
-    finally:
-        if procs:
-            with suppress(ProcessLookupError):
-                os.killpg(procs[0].pid, signal.SIGKILL)
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-
-
 def scaling(seconds: float, warmup: int, results: Path,
             counts: tuple[int, ...] = (1, 10, 100)) -> list[dict[str, Any]]:
     """adk-agent alone, default configuration but for ADK_AGENT_PROCESSES naming 1, 10 and 100
@@ -335,6 +320,40 @@ def scaling(seconds: float, warmup: int, results: Path,
     return out
 
 
+def scenario(name: str, shape: Shape, seconds: float, warmup: int, results: Path,
+             adk_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The three-way run on the host as it is (idle) or holding the node shape (node)."""
+    if name == "idle":
+        return run(seconds, warmup, results, adk_env)
+    print(f"node-shaped host: {shape.describe()}", file=sys.stderr, flush=True)
+    with node(shape) as held:
+        out = run(seconds, warmup, results, adk_env)
+    out["host"] = {**held, "containers_root": str(shape.containers_root or "") or None}
+    return out
+
+
+# The targets, as ratios measured in one run (CPU: the schedstat figure, whole process).
+PEER_TARGET = {"node": 0.30, "idle": 0.45}
+FLOOR_TARGET = 1.0
+RSS_TARGET_MB = 33.0
+
+
+def verdicts(scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for name, r in scenarios.items():
+        cpu = "cpu_ms_per_cycle_schedstat"
+        rows = [(f"CPU adk/peer <= {PEER_TARGET[name]}", r["ratios"][f"{cpu} adk/peer"],
+                 PEER_TARGET[name]),
+                (f"CPU adk/floor <= {FLOOR_TARGET}", r["ratios"][f"{cpu} adk/floor"],
+                 FLOOR_TARGET),
+                (f"adk-agent RSS MB <= {RSS_TARGET_MB:g}", r["adk-agent"]["rss_mb"],
+                 RSS_TARGET_MB)]
+        for target, value, limit in rows:
+            out.append({"scenario": name, "target": target, "measured": value,
+                        "met": bool(value <= limit)})
+    return out
+
+
 def ratios(r: dict[str, Any]) -> dict[str, float]:
     a, p, f = r["adk-agent"], r["peer"], r["floor"]
     out = {}
@@ -359,6 +378,14 @@ def machine(seconds: float, warmup: int) -> dict[str, Any]:
                 "adk-agent", "opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-grpc",
                 "opentelemetry-instrumentation-system-metrics", "psutil", "grpcio",
                 "protobuf")}}
+
+
+def verdict_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| scenario | target | measured | verdict |", "|---|---|---|---|"]
+    for v in rows:
+        lines.append(f"| {v['scenario']} | {v['target']} | {v['measured']} | "
+                     f"{'met' if v['met'] else 'NOT MET'} |")
+    return "\n".join(lines)
 
 
 def table(r: dict[str, Any]) -> str:
@@ -389,14 +416,17 @@ def table(r: dict[str, Any]) -> str:
     if changed:
         lines.append(f"threads started or ended during the window of {', '.join(changed)}: "
                      "its schedstat figure misses the ended ones; trust /proc/<pid>/stat there")
-    if "scaling" in r:
-        lines += ["", "adk-agent alone with N process targets (whole process, schedstat):",
-                  "| targets | points/cycle | CPU ms/cycle | µs/point | marginal µs/added point |",
-                  "|---------|--------------|--------------|----------|-------------------------|"]
-        for row in r["scaling"]:
-            lines.append(f"| {row['targets']:>7} | {row['points_per_cycle']:>12} | "
-                         f"{row['cpu_ms_per_cycle_schedstat']:>12} | {row['us_per_point']:>8} | "
-                         f"{row['marginal_us_per_added_point'] or '':>23} |")
+    return "\n".join(lines)
+
+
+def scaling_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["adk-agent alone with N process targets (whole process, schedstat):",
+             "| targets | points/cycle | CPU ms/cycle | µs/point | marginal µs/added point |",
+             "|---------|--------------|--------------|----------|-------------------------|"]
+    for row in rows:
+        lines.append(f"| {row['targets']:>7} | {row['points_per_cycle']:>12} | "
+                     f"{row['cpu_ms_per_cycle_schedstat']:>12} | {row['us_per_point']:>8} | "
+                     f"{row['marginal_us_per_added_point'] or '':>23} |")
     return "\n".join(lines)
 
 
@@ -416,18 +446,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adk-env", action="append", default=[], metavar="NAME=VALUE",
                    help="an extra variable for adk-agent (repeatable), e.g. "
                    "ADK_AGENT_GRPC_CLIENT=grpcio")
+    p.add_argument("--scenario", choices=("idle", "node", "both"), default="idle",
+                   help="the host as it is (idle, default), holding --sockets open TCP sockets "
+                   "and --processes more processes (node), or one after the other (both)")
+    p.add_argument("--sockets", type=int, default=1000,
+                   help="node scenario: open TCP sockets, established loopback (default 1000)")
+    p.add_argument("--processes", type=int, default=300,
+                   help="node scenario: more processes, sleeping children (default 300)")
+    p.add_argument("--containers-root", type=Path, default=None,
+                   help="node scenario: a fixture tree of containers for adk-agent to read "
+                   "(pending: recorded, not yet passed, until the containers source exists)")
     a = p.parse_args(argv)
+    if a.containers_root is not None and not a.containers_root.is_dir():
+        p.error(f"--containers-root: {a.containers_root} is not a directory")
     adk_env = dict(v.partition("=")[::2] for v in a.adk_env)
     seconds, warmup = (15.0, 3) if a.quick else (a.seconds, a.warmup)
     if seconds < 3:
         p.error("--seconds: at least 3")
     RESULTS.mkdir(parents=True, exist_ok=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)
-    result = run(seconds, warmup, RESULTS, adk_env)
+    shape = Shape(a.sockets, a.processes, a.containers_root)
+    names = ("idle", "node") if a.scenario == "both" else (a.scenario,)
+    result: dict[str, Any] = {
+        "scenarios": {n: scenario(n, shape, seconds, warmup, RESULTS, adk_env) for n in names}}
+    result["verdicts"] = verdicts(result["scenarios"])
     if a.scaling:
         result["scaling"] = scaling(8.0 if a.quick else a.scaling_seconds, warmup, RESULTS)
     a.json.write_text(json.dumps(result, indent=1) + "\n")
-    print(table(result))
+    for n, r in result["scenarios"].items():
+        host = "the host as it is" if n == "idle" else shape.describe()
+        print(f"\n## {n}: {host}\n")
+        print(table(r))
+    if "scaling" in result:
+        print("\n" + scaling_table(result["scaling"]))
+    print("\n## targets (ratios from one run)\n")
+    print(verdict_table(result["verdicts"]))
     print(f"\nwritten to {a.json}")
     return 0
 

@@ -26,13 +26,9 @@ import io
 import json
 import os
 import pstats
-import resource
-import socket
-import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +41,16 @@ for _key in [k for k in os.environ if k.startswith(("ADK_AGENT_", "OTEL_"))]:
     del os.environ[_key]
 
 from entry import run_main  # noqa: E402
+from node import loopback_sockets, sleepers  # noqa: E402
 from opentelemetry.sdk.metrics.export import (  # noqa: E402
     MetricExporter,
     MetricExportResult,
     MetricsData,
 )
-from run import sleepers  # noqa: E402
 
 from agent.config.plain import Config  # noqa: E402
 from agent.export.encoding import Encoder  # noqa: E402
-from agent.host import procfs, sockdiag  # noqa: E402
+from agent.host import procfs, sockdiag, sockstat  # noqa: E402
 from agent.pipeline import Agent, Bound  # noqa: E402
 from agent.settings import load_config  # noqa: E402
 
@@ -205,33 +201,6 @@ def scaling(counts: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
 
 # --- socket counting ---------------------------------------------------------------------------
 
-@contextmanager
-def loopback_sockets(extra: int) -> Iterator[int]:
-    """About `extra` open TCP sockets on 127.0.0.1: extra//2 connections (both ends) and a
-    listener. Yields how many were opened."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = extra + 256
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
-    opened: list[socket.socket] = []
-    try:
-        if extra > 0:
-            server = socket.socket()
-            opened.append(server)
-            server.bind(("127.0.0.1", 0))
-            server.listen(128)
-            for _ in range(extra // 2):
-                client = socket.create_connection(server.getsockname(), timeout=5)
-                opened.append(client)
-                opened.append(server.accept()[0])
-        yield len(opened)
-    finally:
-        abort = struct.pack("ii", 1, 0)  # SO_LINGER 0: reset, so no TIME_WAIT sockets are left
-        for s in opened:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, abort)
-            s.close()
-
-
 def timed(fn: Callable[[], dict[Any, int] | list[Any]], rounds: int) -> dict[str, float]:
     fn()
     c, w = time.process_time(), time.perf_counter()
@@ -247,6 +216,12 @@ def socket_counting(extra: int, rounds: int) -> list[dict[str, Any]]:
     import psutil
 
     counter = sockdiag.SocketCounter()
+    counters = sockstat.Counters("/proc/net")
+
+    def totals() -> dict[str, int]:
+        t = counters.read()
+        return {"tcp": t.tcp[0] + t.tcp[1] + t.tcp[2], "udp": t.udp}
+
     out = []
     try:
         for n in (0, extra):
@@ -257,9 +232,13 @@ def socket_counting(extra: int, rounds: int) -> list[dict[str, Any]]:
                                                     rounds),
                     "procfs.count_sockets": timed(lambda: procfs.count_sockets("/proc/net"),
                                                   rounds),
-                    "sockdiag.SocketCounter": timed(counter.count, rounds)})
+                    "sockdiag.SocketCounter": timed(counter.count, rounds),
+                    # what the agent does: the counters every cycle, the TCP walk when they move
+                    "sockstat.Counters": timed(totals, rounds * 10),
+                    "sockdiag TCP walk": timed(lambda: counter.count(udp=False), rounds)})
     finally:
         counter.close()
+        counters.close()
     return out
 
 

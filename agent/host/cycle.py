@@ -10,10 +10,17 @@ too, so a broken /proc file costs one attempt per cycle, not one per instrument.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def every_cycles(interval: float, export_interval: float) -> int:
+    """The whole number of export cycles nearest a source's interval (halves round down, so
+    timer jitter never stretches it); never fewer than one."""
+    return max(1, math.ceil(interval / export_interval - 0.5))
 
 
 class Cycle:

@@ -11,8 +11,9 @@ import logging
 import os
 from collections.abc import Iterator
 
-from agent.host import procfs, sockdiag
-from agent.host.cycle import Cycle, Memo, per_cycle
+from agent.config.plain import Config
+from agent.host import procfs, sockdiag, sockstat
+from agent.host.cycle import Cycle, Memo, every_cycles, per_cycle
 from agent.host.paths import HostFS
 from agent.host.records import (
     DiskStats,
@@ -34,17 +35,23 @@ VMSTAT_KEYS = ("pgfault", "pgmajfault", "pgpgin", "pgpgout", "pswpin", "pswpout"
 # Swapping moves pages to and from swap (major); paging is all block I/O of pages (minor).
 PAGING = (("pswpin", "in", "major"), ("pswpout", "out", "major"),
           ("pgpgin", "in", "minor"), ("pgpgout", "out", "minor"))
+STATES_MAX_AGE = 60.0  # seconds: the longest sockets by state go without a walk
 
 
 class LinuxReader:
-    def __init__(self, host: HostFS, cycle: Cycle, per_cpu: bool = False) -> None:
+    def __init__(self, host: HostFS, cycle: Cycle, config: Config) -> None:
         self.host = host
-        self.per_cpu = per_cpu
+        self.cycle = cycle
+        self.per_cpu = config.per_cpu
         self.memo = Memo(cycle)  # the files several sources share, read once per cycle
         self._partitions: dict[str, bool] = {}
         # netlink sees our own network namespace: right unless reading another host root
         self._netlink = not host.contained
         self._sockets = sockdiag.SocketCounter()
+        # TCP sockets by state cost a walk of the kernel's connection table: it is redone when
+        # the kernel's socket counters moved, and otherwise once a minute (host/sockstat.py).
+        self._totals: sockstat.Counters | None = sockstat.Counters(host.net)
+        self._states = sockstat.StatesCache(every_cycles(STATES_MAX_AGE, config.interval))
 
     # -- shared files ------------------------------------------------------------------------
     @per_cycle
@@ -137,14 +144,35 @@ class LinuxReader:
         return procfs.read_net_dev(f"{self.host.net}/dev")
 
     def sockets(self) -> SocketCounts:
+        totals = self._read_totals()
+        if totals is None:  # no counters to go by: walk every cycle
+            return self._walk(udp=True)
+        tcp = self._states.get(totals.tcp, self.cycle.number, lambda: self._walk(udp=False))
+        return {**tcp, ("udp", None): totals.udp} if totals.udp else dict(tcp)
+
+    def _read_totals(self) -> sockstat.Totals | None:
+        if self._totals is not None:
+            try:
+                return self._totals.read()
+            except (OSError, ValueError) as exc:
+                why = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else exc
+                log.info("socket counters unreadable (%s); counting sockets by state every "
+                         "cycle", why)
+                self._totals.close()
+                self._totals = None
+        return None
+
+    def _walk(self, udp: bool) -> SocketCounts:
+        """Sockets by (transport, state): one walk of the kernel's tables."""
         if self._netlink:
             try:
-                return self._sockets.count()
+                return self._sockets.count(udp=udp)
             except OSError as exc:  # no sock_diag here (old kernel, seccomp): use /proc
                 log.info("netlink sock_diag unavailable (%s); counting sockets from %s",
                          exc.strerror or exc, self.host.net)
                 self._netlink = False
-        return procfs.count_sockets(self.host.net)
+        counts = procfs.count_sockets(self.host.net)
+        return counts if udp else {k: n for k, n in counts.items() if k[0] == "tcp"}
 
     # -- system ------------------------------------------------------------------------------
     def load_averages(self) -> tuple[float, float, float]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import psutil
 
+from agent.config.plain import Config
 from agent.host.cycle import Cycle
 from agent.host.paths import HostFS
 from agent.host.records import (
@@ -54,9 +55,9 @@ def _call(pid: int, fn: Any) -> Any:
 
 
 class PsutilReader:
-    def __init__(self, host: HostFS, cycle: Cycle, per_cpu: bool = False) -> None:
+    def __init__(self, host: HostFS, cycle: Cycle, config: Config) -> None:
         self.host = host
-        self.per_cpu = per_cpu
+        self.per_cpu = config.per_cpu
         self._procs: dict[int, psutil.Process] = {}
 
     def cpu_times(self) -> tuple[Times, list[Times]]:

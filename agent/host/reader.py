@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Protocol
 
+from agent.config.plain import Config
 from agent.host.cycle import Cycle
 from agent.host.paths import HostFS
 from agent.host.records import DiskStats, Memory, Mount, NetDev, ProcessStat, SocketCounts, Times
@@ -81,12 +82,12 @@ class Reader(Protocol):
         ...
 
 
-def choose(host: HostFS, cycle: Cycle, per_cpu: bool) -> Reader:
+def choose(host: HostFS, cycle: Cycle, config: Config) -> Reader:
     """The reader for this platform, decided once."""
     if sys.platform.startswith("linux"):
         from agent.host.linux import LinuxReader
 
-        return LinuxReader(host, cycle, per_cpu)
+        return LinuxReader(host, cycle, config)
     from agent.host.portable import PsutilReader
 
-    return PsutilReader(host, cycle, per_cpu)
+    return PsutilReader(host, cycle, config)

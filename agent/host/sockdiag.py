@@ -21,6 +21,11 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 _HDR = struct.Struct("=IHHII")
 _REQ = struct.Struct("=BBBBI48x")  # inet_diag_req_v2 with an empty socket id
 _REQ_V1 = struct.Struct("=BBBB48xII")  # inet_diag_req: family, lengths, ext, id, states, dbs
+# The real TCP states, 1-12. Not the all-ones mask: since Linux 6.5 bit 13 asks for the
+# TCP_BOUND_INACTIVE pseudo-state (bound, neither listening nor connected), which costs a walk
+# of the bind hash table too and lists sockets that /proc/net/tcp (and so the hostmetrics
+# receiver) does not.
+TCP_STATES_MASK = 0x1FFE
 
 # kernel TCP states (include/net/tcp_states.h) as network.connection.state values
 STATES = {1: "established", 2: "syn_sent", 3: "syn_received", 4: "fin_wait_1",
@@ -30,7 +35,7 @@ STATES = {1: "established", 2: "syn_sent", 3: "syn_received", 4: "fin_wait_1",
 
 def _dump(sock: socket.socket, family: int, protocol: int, seq: int) -> dict[int, int]:
     if protocol == socket.IPPROTO_TCP and family == socket.AF_UNSPEC:
-        kind, req = TCPDIAG_GETSOCK, _REQ_V1.pack(0, 0, 0, 0, 0xFFFFFFFF, 0)
+        kind, req = TCPDIAG_GETSOCK, _REQ_V1.pack(0, 0, 0, 0, TCP_STATES_MASK, 0)
     else:
         kind, req = SOCK_DIAG_BY_FAMILY, _REQ.pack(family, protocol, 0, 0, 0xFFFFFFFF)
     sock.send(_HDR.pack(_HDR.size + len(req), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + req)
@@ -62,8 +67,8 @@ class SocketCounter:
         self._sock: socket.socket | None = None
         self._seq = 0
 
-    def count(self) -> dict[tuple[str, str | None], int]:
-        """{(transport, state): count}; UDP sockets carry no state."""
+    def count(self, udp: bool = True) -> dict[tuple[str, str | None], int]:
+        """{(transport, state): count}; UDP sockets carry no state. udp=False: TCP alone."""
         if self._sock is None:
             self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
             self._sock.settimeout(2.0)
@@ -71,7 +76,7 @@ class SocketCounter:
         # The kernel walks the whole TCP hash table per dump (the cost here), so TCP is asked
         # for once for both families; UDP per family (its table is small).
         try:
-            for family, proto in DUMPS:
+            for family, proto in DUMPS if udp else DUMPS[:1]:
                 self._seq += 1
                 tcp = proto == socket.IPPROTO_TCP
                 for state, n in _dump(self._sock, family, proto, self._seq).items():

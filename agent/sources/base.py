@@ -14,14 +14,13 @@ cycles.
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from agent.config.plain import Config
-from agent.host.cycle import Cycle, Memo
+from agent.host.cycle import Cycle, Memo, every_cycles
 from agent.host.paths import HostFS
 from agent.host.reader import Reader, choose
 
@@ -71,7 +70,7 @@ class Context:
     def build(cls, config: Config) -> Context:
         host = HostFS(config.root_path)
         cycle = Cycle()
-        return cls(config, host, choose(host, cycle, config.per_cpu), cycle)
+        return cls(config, host, choose(host, cycle, config), cycle)
 
 
 @dataclass(frozen=True)
@@ -104,12 +103,6 @@ class Attrs:
         if attrs is None:
             attrs = self._cache[values] = dict(zip(self.keys, values, strict=True))
         return attrs
-
-
-def every_cycles(interval: float, export_interval: float) -> int:
-    """The whole number of export cycles nearest a source's interval (halves round down, so
-    timer jitter never stretches it); never fewer than one."""
-    return max(1, math.ceil(interval / export_interval - 0.5))
 
 
 class Source:

@@ -23,7 +23,7 @@ def test_cpu_and_memory_from_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(psutil, "virtual_memory",
                         lambda: VM(1000, 600, 40.0, 400, 100, 300, 200, 100))
     cycle, cfg = Cycle(), config("/")
-    ctx = Context(cfg, HostFS("/"), PsutilReader(HostFS("/"), cycle), cycle)
+    ctx = Context(cfg, HostFS("/"), PsutilReader(HostFS("/"), cycle, cfg), cycle)
     cpu, mem = CpuSource(ctx), MemorySource(ctx)
     cycle.open()
     t = {a["cpu.mode"]: v for v, a in cpu.observers()["system.cpu.time"]()}
@@ -33,6 +33,6 @@ def test_cpu_and_memory_from_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_process_errors_are_the_builtin_ones() -> None:
-    reader = PsutilReader(HostFS("/"), Cycle())
+    reader = PsutilReader(HostFS("/"), Cycle(), config("/"))
     with pytest.raises(ProcessLookupError):
         reader.process_stat(2**22 + 12345)  # above any pid_max: no such process
