@@ -22,9 +22,9 @@ from agent.host.records import (
     looks_like_partition,
 )
 
-# psutil's field names as cpu.mode values
+# psutil's field names as cpu.mode values (softirq and Windows' dpc count as interrupt)
 _MODES = {"user": "user", "nice": "nice", "system": "system", "idle": "idle",
-          "iowait": "iowait", "irq": "interrupt", "softirq": "softirq", "steal": "steal",
+          "iowait": "iowait", "irq": "interrupt", "softirq": "interrupt", "steal": "steal",
           "interrupt": "interrupt", "dpc": "interrupt"}
 
 

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from agent.host.records import CPU_MODES, DiskStats, Mount, NetDev
+from agent.host.records import DiskStats, Mount, NetDev
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -35,8 +35,16 @@ class ProcStat:
     btime: int | None = None
 
 
+# /proc/stat's cpu columns as cpu.mode values: user nice system idle iowait irq softirq steal
+# (older kernels stop earlier); irq and softirq both count as `interrupt`.
+_STAT_COLUMNS = ("user", "nice", "system", "idle", "iowait", "interrupt", "interrupt", "steal")
+
+
 def _cpu_line(fields: list[bytes]) -> dict[str, float]:
-    return {mode: int(v) / CLK_TCK for mode, v in zip(CPU_MODES, fields[1:9], strict=False)}
+    ticks: dict[str, int] = {}
+    for mode, v in zip(_STAT_COLUMNS, fields[1:9], strict=False):
+        ticks[mode] = ticks.get(mode, 0) + int(v)
+    return {mode: n / CLK_TCK for mode, n in ticks.items()}
 
 
 def read_stat(proc: str, per_cpu: bool = True) -> ProcStat:

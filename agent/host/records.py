@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# /proc/stat's cpu columns, as cpu.mode values, in its order. guest and guest_nice are already
-# counted in user and nice, so they are left out (as the hostmetrics receiver does) to keep the
-# sum right.
-CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "softirq", "steal")
+# The semantic conventions' cpu.mode values, in /proc/stat's column order. The kernel's
+# softirq time (deferred interrupt work; Windows calls it DPC) is folded into `interrupt`, since
+# the conventions have no value for it. guest and guest_nice are already counted in user and
+# nice, so they are left out (as the hostmetrics receiver does) to keep the sum right.
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "steal")
 Times = dict[str, float]  # cpu.mode -> seconds
 SocketCounts = dict[tuple[str, str | None], int]  # (transport, TCP state or None) -> sockets
 
