@@ -75,9 +75,8 @@ class PsutilReader:
     def memory(self) -> Memory:
         vm = psutil.virtual_memory()
         buffers, cached = getattr(vm, "buffers", 0), getattr(vm, "cached", 0)
-        # Without buffers/cached (macOS, Windows) used + free must still make the total.
-        free = vm.free if hasattr(vm, "buffers") else vm.total - vm.used
-        return Memory(vm.total, free, buffers, cached, vm.available, getattr(vm, "shared", None))
+        return Memory(vm.total, vm.free, buffers, cached, vm.available,
+                      getattr(vm, "shared", None))
 
     def swap(self) -> tuple[int, int]:
         sw = psutil.swap_memory()

@@ -28,19 +28,15 @@ class Memory:
 
     @property
     def used(self) -> int:
-        """What is neither free nor reclaimable cache, so that used + free + buffers + cached
-        is exactly the total (the hostmetrics receiver's definition, not psutil's
-        total - available)."""
-        return max(self.total - self.free - self.buffers - self.cached, 0)
-
-    @property
-    def psutil_used(self) -> int:
-        """The legacy catalog's "used": total - available, as psutil and free(1) say."""
-        return self.total - self.available
+        """Total - available: the semantic conventions' `used` since v1.37 (MemTotal -
+        MemAvailable on Linux), and what psutil and free(1) say. It overlaps the part of
+        buffers and cached that cannot be reclaimed (shmem, tmpfs), so the four states add
+        up to more than the total."""
+        return max(self.total - self.available, 0)
 
     @property
     def percent(self) -> float:
-        return self.psutil_used / self.total * 100 if self.total else 0.0
+        return self.used / self.total * 100 if self.total else 0.0
 
     def states(self) -> dict[str, int]:
         return {"used": self.used, "free": self.free, "buffers": self.buffers,
