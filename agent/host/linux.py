@@ -45,6 +45,7 @@ class LinuxReader:
         # netlink sees our own network namespace: right unless reading another host root
         self._netlink = not host.contained
         self._sockets = sockdiag.SocketCounter()
+        self._boot: float | None = None
 
     # -- shared files ------------------------------------------------------------------------
     @per_cycle
@@ -153,10 +154,16 @@ class LinuxReader:
         return float(a), float(b), float(c)
 
     def boot_time(self) -> float:
-        btime = self.stat().btime
-        if btime is None:
-            raise ValueError(f"{self.host.proc}/stat has no btime line")
-        return float(btime)
+        if self._boot is None:
+            btime = self.stat().btime
+            if btime is None:
+                raise ValueError(f"{self.host.proc}/stat has no btime line")
+            self._boot = float(btime)
+        return self._boot
+
+    def uptime(self) -> float:
+        with open(f"{self.host.proc}/uptime", "rb") as f:
+            return float(f.read().split()[0])
 
     def process_counts(self) -> dict[str, int]:
         # /proc/stat's summary lines: constant cost however many processes the host runs

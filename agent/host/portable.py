@@ -4,6 +4,7 @@ sources handle one kind."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -58,6 +59,7 @@ class PsutilReader:
         self.host = host
         self.per_cpu = per_cpu
         self._procs: dict[int, psutil.Process] = {}
+        self._boot: float | None = None
 
     def cpu_times(self) -> tuple[Times, list[Times]]:
         per = [_times(t) for t in psutil.cpu_times(percpu=True)] if self.per_cpu else []
@@ -119,7 +121,12 @@ class PsutilReader:
         return psutil.getloadavg()
 
     def boot_time(self) -> float:
-        return psutil.boot_time()
+        if self._boot is None:
+            self._boot = psutil.boot_time()
+        return self._boot
+
+    def uptime(self) -> float:
+        return max(time.time() - psutil.boot_time(), 0.0)
 
     def process_counts(self) -> dict[str, int]:
         return {}

@@ -55,7 +55,16 @@ class Reader(Protocol):
 
     # system
     def load_averages(self) -> tuple[float, float, float]: ...
-    def boot_time(self) -> float: ...
+    def boot_time(self) -> float:
+        """When the host booted, in seconds since the epoch: read once and kept, since the
+        kernel derives btime from the wall clock on every read and it moves with clock
+        adjustments. Counters since boot start here."""
+        ...
+
+    def uptime(self) -> float:
+        """Seconds since the host booted, at the clock's full precision."""
+        ...
+
     def process_counts(self) -> dict[str, int]:
         """Processes by process.state, where the platform counts them cheaply."""
         ...

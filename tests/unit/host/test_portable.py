@@ -36,3 +36,15 @@ def test_process_errors_are_the_builtin_ones() -> None:
     reader = PsutilReader(HostFS("/"), Cycle())
     with pytest.raises(ProcessLookupError):
         reader.process_stat(2**22 + 12345)  # above any pid_max: no such process
+
+
+def test_boot_time_is_kept_and_uptime_is_precise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    booted = time.time() - 100.25
+    monkeypatch.setattr(psutil, "boot_time", lambda: booted)
+    reader = PsutilReader(HostFS("/"), Cycle())
+    assert reader.boot_time() == booted
+    assert reader.uptime() == pytest.approx(100.25, abs=0.5)
+    monkeypatch.setattr(psutil, "boot_time", lambda: booted + 3)  # a clock step
+    assert reader.boot_time() == booted
