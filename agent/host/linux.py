@@ -191,8 +191,9 @@ class LinuxReader:
 
     def process_stat(self, pid: int) -> ProcessStat:
         st = procfs.read_pid_stat(self.host.proc, pid)
-        return ProcessStat(st.user, st.system, st.rss, st.vsize, st.threads, st.minflt,
-                           st.majflt, st.starttime)
+        vms, rss = procfs.read_pid_statm(self.host.proc, pid)
+        return ProcessStat(st.user, st.system, rss, vms, st.threads, st.minflt, st.majflt,
+                           st.starttime)
 
     def process_name(self, pid: int) -> tuple[str, list[str]]:
         return procfs.read_pid_name(self.host.proc, pid)

@@ -161,18 +161,25 @@ class PidStat:
     minflt: int
     majflt: int
     threads: int
-    vsize: int  # bytes
-    rss: int  # bytes
     starttime: int  # clock ticks after boot: with the pid, identifies the process
 
 
 def read_pid_stat(proc: str, pid: int) -> PidStat:
-    """One read of /proc/<pid>/stat gives CPU time, faults, threads and memory."""
+    """One read of /proc/<pid>/stat gives CPU time, faults, threads and the start time."""
     with open(f"{proc}/{pid}/stat", "rb") as f:
         data = f.read()
     v = data[data.rindex(b")") + 2 :].split()  # the name may hold spaces and parentheses
     return PidStat(int(v[11]) / CLK_TCK, int(v[12]) / CLK_TCK, int(v[7]), int(v[9]),
-                   int(v[17]), int(v[20]), int(v[21]) * PAGE_SIZE, int(v[19]))
+                   int(v[17]), int(v[19]))
+
+
+def read_pid_statm(proc: str, pid: int) -> tuple[int, int]:
+    """(virtual, resident) bytes from /proc/<pid>/statm, where psutil and the collector read
+    them: the rss field of /proc/<pid>/stat disagrees with statm and status on current
+    kernels."""
+    with open(f"{proc}/{pid}/statm", "rb") as f:
+        size, resident = f.read().split()[:2]
+    return int(size) * PAGE_SIZE, int(resident) * PAGE_SIZE
 
 
 def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:

@@ -1,5 +1,6 @@
-"""process: the agent's own process (the default target) read from this machine's /proc; the
-pattern targets over real processes are in tests/e2e/test_process_targets.py."""
+"""process: a fixed process of the fixture host root (proc/4242: nginx), and the agent's own
+process (the default target) read from this machine's /proc; the pattern targets over real
+processes are in tests/e2e/test_process_targets.py."""
 
 from __future__ import annotations
 
@@ -13,6 +14,21 @@ import agent.host.procfs as procfs
 from agent.config.targets import parse_target
 from agent.sources.process import resolve
 from tests.unit.rig import Rig, by
+
+NGINX = "pid:4242"  # tests/fixtures/hostroot/proc/4242
+
+
+def test_resident_memory_is_statm_s_as_psutil_and_the_collector_read_it() -> None:
+    rig = Rig(processes=NGINX, metric_schema="both").cycle()
+    # statm's 3500 resident pages, not the 3000 of /proc/<pid>/stat's rss field
+    assert list(rig.points("process", "process.memory.usage").values()) == \
+        [3500 * procfs.PAGE_SIZE]
+    assert list(rig.points("process", "process.memory.virtual").values()) == \
+        [25600 * procfs.PAGE_SIZE]
+    assert list(rig.points("process", "adk_process_memory_rss_bytes").values()) == \
+        [3500 * procfs.PAGE_SIZE]
+    (doc,) = rig.source("process").figures()["process"]
+    assert doc["rss_bytes"] == 3500 * procfs.PAGE_SIZE
 
 
 def test_self_has_identity_attributes() -> None:
