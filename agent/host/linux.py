@@ -192,11 +192,19 @@ class LinuxReader:
     def process_stat(self, pid: int) -> ProcessStat:
         st = procfs.read_pid_stat(self.host.proc, pid)
         vms, rss = procfs.read_pid_statm(self.host.proc, pid)
+        # start ticks after the kept boot time, as psutil and the collector compute it
+        created = round(self.boot_time() * 1e9) + st.starttime * 1_000_000_000 // procfs.CLK_TCK
         return ProcessStat(st.user, st.system, rss, vms, st.threads, st.minflt, st.majflt,
-                           st.starttime)
+                           created)
 
     def process_name(self, pid: int) -> tuple[str, list[str]]:
         return procfs.read_pid_name(self.host.proc, pid)
+
+    def process_exe(self, pid: int) -> str | None:
+        try:
+            return os.readlink(f"{self.host.proc}/{pid}/exe")
+        except OSError:  # another user's process, a kernel thread, a zombie
+            return None
 
     def process_fds(self, pid: int) -> int:
         return procfs.count_pid_fds(self.host.proc, pid)

@@ -151,7 +151,7 @@ class PsutilReader:
             with p.oneshot():
                 cpu, mem = p.cpu_times(), p.memory_info()
                 return ProcessStat(cpu.user, cpu.system, mem.rss, mem.vms, p.num_threads(),
-                                   None, None, int(p.create_time() * 1000))
+                                   None, None, round(p.create_time() * 1e9))
 
         return _call(pid, read)
 
@@ -163,6 +163,12 @@ class PsutilReader:
         except PermissionError:
             cmdline = []
         return name, cmdline or [""]
+
+    def process_exe(self, pid: int) -> str | None:
+        try:
+            return _call(pid, self._proc(pid).exe) or None
+        except (PermissionError, ProcessLookupError, psutil.Error):
+            return None
 
     def process_fds(self, pid: int) -> int:
         p = self._proc(pid)

@@ -54,7 +54,7 @@ class ProcessStat:
     threads: int
     minflt: int | None
     majflt: int | None
-    start: int  # when it started, in the platform's units: with the pid, its identity
+    created: int  # when it started, ns since the epoch: with the pid, its identity
 
 
 @dataclass(frozen=True, slots=True)
