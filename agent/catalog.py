@@ -20,7 +20,7 @@ def _assemble() -> tuple[Metric, ...]:
             if m.name in seen:
                 raise ValueError(f"metric {m.name!r} is declared by both {seen[m.name]} and {name}")
             seen[m.name] = name
-            rows.append(replace(m, source=name))
+            rows.append(replace(m, source=name, start=m.start or cls.start))
     return (*rows, *telemetry.METRICS)
 
 

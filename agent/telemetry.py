@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.sources.base import NO_ATTRS, Attrs, Kind, Metric, Obs, Observer
+from agent.sources.base import NO_ATTRS, Attrs, Kind, Metric, Obs, Observer, Start
 
 log = logging.getLogger("agent")
 NAME = "agent"  # its name among the sources
@@ -99,20 +99,25 @@ EXPORT = (
     ("otelcol_exporter_send_duration", "send_duration", G, "s",
      "Duration of the last export attempt"),
 )
+AGENT = Start.AGENT  # the agent's counts begin with it
 METRICS: tuple[Metric, ...] = (
-    *(Metric(name, kind, unit, text, source=NAME) for name, _, kind, unit, text in EXPORT),
+    *(Metric(name, kind, unit, text, source=NAME, start=AGENT)
+      for name, _, kind, unit, text in EXPORT),
     Metric("otelcol_scraper_duration", G, "s", "Time the last collection spent per source",
-           ("scraper",), source=NAME),
+           ("scraper",), source=NAME, start=AGENT),
     Metric("otelcol_scraper_errored_metric_points", C, "{datapoint}",
-           "Metric observations lost to source errors", ("scraper",), source=NAME),
+           "Metric observations lost to source errors", ("scraper",), source=NAME,
+           start=AGENT),
     # the agent's own interpreter, as the CPython runtime conventions name it
     Metric("cpython.gc.collections", C, "{collection}",
-           "Garbage collections of each generation in the agent", GEN, source=NAME),
+           "Garbage collections of each generation in the agent", GEN, source=NAME,
+           start=AGENT),
     Metric("cpython.gc.collected_objects", C, "{object}",
-           "Objects the agent's garbage collector freed, by generation", GEN, source=NAME),
+           "Objects the agent's garbage collector freed, by generation", GEN, source=NAME,
+           start=AGENT),
     Metric("cpython.gc.uncollectable_objects", C, "{object}",
            "Objects the agent's garbage collector found uncollectable, by generation", GEN,
-           source=NAME),
+           source=NAME, start=AGENT),
 )
 
 

@@ -22,6 +22,7 @@ from agent.sources.base import (
     Observer,
     Schema,
     Source,
+    Start,
     every_cycles,
 )
 
@@ -83,6 +84,7 @@ class Sample:
 
 class ProcessSource(Source):
     name = "process"
+    start = Start.PROCESS  # each process's counters begin at its creation
     metrics = (
         Metric("process.cpu.time", C, "s", "CPU seconds of the process", (*PROC, "cpu.mode")),
         Metric("process.cpu.utilization", G, "1",
