@@ -191,11 +191,11 @@ class LinuxReader:
 
     def process_stat(self, pid: int) -> ProcessStat:
         st = procfs.read_pid_stat(self.host.proc, pid)
-        vms, rss = procfs.read_pid_statm(self.host.proc, pid)
+        status = procfs.read_pid_status(self.host.proc, pid)
         # start ticks after the kept boot time, as psutil and the collector compute it
         created = round(self.boot_time() * 1e9) + st.starttime * 1_000_000_000 // procfs.CLK_TCK
-        return ProcessStat(st.user, st.system, rss, vms, st.threads, st.minflt, st.majflt,
-                           created)
+        return ProcessStat(st.user, st.system, status.rss, status.vms, st.threads, st.minflt,
+                           st.majflt, created, (status.voluntary, status.involuntary))
 
     def process_name(self, pid: int) -> tuple[str, list[str]]:
         return procfs.read_pid_name(self.host.proc, pid)
@@ -213,7 +213,8 @@ class LinuxReader:
         return procfs.read_pid_io(self.host.proc, pid)
 
     def process_switches(self, pid: int) -> tuple[int, int]:
-        return procfs.read_pid_switches(self.host.proc, pid)
+        status = procfs.read_pid_status(self.host.proc, pid)
+        return status.voluntary, status.involuntary
 
     def forget(self, pids: set[int]) -> None:
         pass  # nothing is kept per process

@@ -173,13 +173,34 @@ def read_pid_stat(proc: str, pid: int) -> PidStat:
                    int(v[17]), int(v[19]))
 
 
-def read_pid_statm(proc: str, pid: int) -> tuple[int, int]:
-    """(virtual, resident) bytes from /proc/<pid>/statm, where psutil and the collector read
-    them: the rss field of /proc/<pid>/stat disagrees with statm and status on current
-    kernels."""
-    with open(f"{proc}/{pid}/statm", "rb") as f:
-        size, resident = f.read().split()[:2]
-    return int(size) * PAGE_SIZE, int(resident) * PAGE_SIZE
+@dataclass(frozen=True, slots=True)
+class PidStatus:
+    rss: int  # bytes
+    vms: int  # bytes
+    voluntary: int  # context switches
+    involuntary: int
+
+
+def _status_field(data: bytes, key: bytes) -> int:
+    """The number after `key` in /proc/<pid>/status; 0 where the line is absent (VmRSS of a
+    kernel thread or a zombie)."""
+    at = data.find(key)
+    if at < 0:
+        return 0
+    at += len(key)
+    return int(data[at : data.index(b"\n", at)].split()[0])
+
+
+def read_pid_status(proc: str, pid: int) -> PidStatus:
+    """/proc/<pid>/status: resident and virtual size (VmRSS, VmSize: the counters psutil and
+    the collector read, through statm; the rss field of /proc/<pid>/stat disagrees with them on
+    current kernels) and context switches, in one read."""
+    with open(f"{proc}/{pid}/status", "rb") as f:
+        data = f.read()
+    return PidStatus(_status_field(data, b"\nVmRSS:") * 1024,
+                     _status_field(data, b"\nVmSize:") * 1024,
+                     _status_field(data, b"\nvoluntary_ctxt_switches:"),
+                     _status_field(data, b"\nnonvoluntary_ctxt_switches:"))
 
 
 def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:
@@ -197,15 +218,6 @@ def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:
         if full.startswith(name):
             name = full
     return name, cmdline or [""]
-
-
-def read_pid_switches(proc: str, pid: int) -> tuple[int, int]:
-    """(voluntary, involuntary) context switches from /proc/<pid>/status."""
-    with open(f"{proc}/{pid}/status", "rb") as f:
-        data = f.read()
-    vol = data.index(b"\nvoluntary_ctxt_switches:") + 25
-    invol = data.index(b"\nnonvoluntary_ctxt_switches:") + 28
-    return int(data[vol : data.index(b"\n", vol)]), int(data[invol : data.index(b"\n", invol)])
 
 
 def read_pid_io(proc: str, pid: int) -> tuple[int, int]:

@@ -78,7 +78,8 @@ class Reader(Protocol):
 
     def process_stat(self, pid: int) -> ProcessStat:
         """Raises ProcessLookupError or FileNotFoundError for a process that is gone, and
-        PermissionError for one that is not ours to read."""
+        PermissionError for one that is not ours to read. Context switches come with it
+        where the same read gives them (Linux)."""
         ...
 
     def process_name(self, pid: int) -> tuple[str, list[str]]:

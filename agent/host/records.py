@@ -55,6 +55,7 @@ class ProcessStat:
     minflt: int | None
     majflt: int | None
     created: int  # when it started, ns since the epoch: with the pid, its identity
+    switches: tuple[int, int] | None = None  # (voluntary, involuntary), where read with it
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,8 +175,8 @@ class ProcessSource(Source):
             s.faults = (st.minflt, st.majflt)
         s.fds = self._optional(pid, "file descriptors", read.process_fds)  # type: ignore[assignment]
         s.io = self._optional(pid, "I/O counters", read.process_io)  # type: ignore[assignment]
-        s.switches = self._optional(pid, "context switches",  # type: ignore[assignment]
-                                    read.process_switches)
+        s.switches = st.switches or self._optional(  # type: ignore[assignment]
+            pid, "context switches", read.process_switches)
         prev = self._prev.get(pid)
         self._prev[pid] = (now, s.user, s.system, st.created)
         if prev is not None and now > prev[0] and prev[3] == st.created:

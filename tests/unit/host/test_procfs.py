@@ -17,13 +17,13 @@ def test_pid_reads_agree_with_psutil() -> None:
     st = procfs.read_pid_stat("/proc", os.getpid())
     with me.oneshot():
         assert st.threads == me.num_threads()
-        vms, rss = procfs.read_pid_statm("/proc", os.getpid())
-        assert vms == me.memory_info().vms
-        assert abs(rss - me.memory_info().rss) < 4 * 2**20
+        status = procfs.read_pid_status("/proc", os.getpid())
+        assert status.vms == me.memory_info().vms
+        assert abs(status.rss - me.memory_info().rss) < 4 * 2**20
         assert st.user <= me.cpu_times().user + 0.02
         sw = me.num_ctx_switches()
-    vol, invol = procfs.read_pid_switches("/proc", os.getpid())
-    assert vol >= sw.voluntary and invol >= sw.involuntary
+    status = procfs.read_pid_status("/proc", os.getpid())
+    assert status.voluntary >= sw.voluntary and status.involuntary >= sw.involuntary
     assert procfs.read_pid_io("/proc", os.getpid())[0] >= 0
     assert procfs.count_pid_fds("/proc", os.getpid()) == me.num_fds()
 

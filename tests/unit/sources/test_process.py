@@ -22,17 +22,17 @@ from tests.unit.rig import Rig, by
 NGINX = "pid:4242"  # tests/fixtures/hostroot/proc/4242
 
 
-def test_resident_memory_is_statm_s_as_psutil_and_the_collector_read_it() -> None:
+def test_resident_memory_is_the_one_psutil_and_the_collector_read() -> None:
     rig = Rig(processes=NGINX, metric_schema="both").cycle()
-    # statm's 3500 resident pages, not the 3000 of /proc/<pid>/stat's rss field
-    assert list(rig.points("process", "process.memory.usage").values()) == \
-        [3500 * procfs.PAGE_SIZE]
-    assert list(rig.points("process", "process.memory.virtual").values()) == \
-        [25600 * procfs.PAGE_SIZE]
+    # status' VmRSS (statm's counters), not the 3000 pages of /proc/<pid>/stat's rss field
+    assert list(rig.points("process", "process.memory.usage").values()) == [14000 * 1024]
+    assert list(rig.points("process", "process.memory.virtual").values()) == [102400 * 1024]
     assert list(rig.points("process", "adk_process_memory_rss_bytes").values()) == \
-        [3500 * procfs.PAGE_SIZE]
+        [14000 * 1024]
+    assert by(rig.points("process", "process.context_switches"),
+              "process.context_switch.type") == {"voluntary": 10, "involuntary": 2}
     (doc,) = rig.source("process").figures()["process"]
-    assert doc["rss_bytes"] == 3500 * procfs.PAGE_SIZE
+    assert doc["rss_bytes"] == 14000 * 1024
 
 
 def test_identity_is_pid_and_creation_time_with_the_executable_s_base_name() -> None:
