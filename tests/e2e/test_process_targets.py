@@ -13,12 +13,17 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.harness import wait_until
 from tests.unit.rig import Rig
 
 
 def spawn(tag: str) -> subprocess.Popen[bytes]:
-    # A child whose command line carries a tag the target can match.
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", tag])
+    # A child whose command line carries a tag the target can match: once its exec is done
+    # (its command line reads empty for a moment after Popen returns on a busy machine).
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", tag])
+    cmdline = Path(f"/proc/{child.pid}/cmdline")
+    assert wait_until(lambda: tag.encode() in cmdline.read_bytes(), 10)
+    return child
 
 
 def pids_seen(rig: Rig) -> set[int]:
