@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.sources.base import NO_ATTRS, Attrs, Kind, Metric, Obs, Observer, Start
+from agent.sources.base import NO_ATTRS, Attrs, Kind, Metric, Obs, Observer
 
 log = logging.getLogger("agent")
 NAME = "agent"  # its name among the sources
@@ -99,25 +99,20 @@ EXPORT = (
     ("otelcol_exporter_send_duration", "send_duration", G, "s",
      "Duration of the last export attempt"),
 )
-AGENT = Start.AGENT  # the agent's counts begin with it
 METRICS: tuple[Metric, ...] = (
-    *(Metric(name, kind, unit, text, source=NAME, start=AGENT)
-      for name, _, kind, unit, text in EXPORT),
+    *(Metric(name, kind, unit, text, source=NAME) for name, _, kind, unit, text in EXPORT),
     Metric("otelcol_scraper_duration", G, "s", "Time the last collection spent per source",
-           ("scraper",), source=NAME, start=AGENT),
+           ("scraper",), source=NAME),
     Metric("otelcol_scraper_errored_metric_points", C, "{datapoint}",
-           "Metric observations lost to source errors", ("scraper",), source=NAME,
-           start=AGENT),
+           "Metric observations lost to source errors", ("scraper",), source=NAME),
     # the agent's own interpreter, as the CPython runtime conventions name it
     Metric("cpython.gc.collections", C, "{collection}",
-           "Garbage collections of each generation in the agent", GEN, source=NAME,
-           start=AGENT),
+           "Garbage collections of each generation in the agent", GEN, source=NAME),
     Metric("cpython.gc.collected_objects", C, "{object}",
-           "Objects the agent's garbage collector freed, by generation", GEN, source=NAME,
-           start=AGENT),
+           "Objects the agent's garbage collector freed, by generation", GEN, source=NAME),
     Metric("cpython.gc.uncollectable_objects", C, "{object}",
            "Objects the agent's garbage collector found uncollectable, by generation", GEN,
-           source=NAME, start=AGENT),
+           source=NAME),
 )
 
 

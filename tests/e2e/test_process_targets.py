@@ -18,11 +18,17 @@ from tests.unit.rig import Rig
 
 
 def spawn(tag: str) -> subprocess.Popen[bytes]:
-    # A child whose command line carries a tag the target can match: once its exec is done
-    # (its command line reads empty for a moment after Popen returns on a busy machine).
+    """A child whose command line carries a tag the target can match, once it has exec'd
+    (until then /proc shows the parent's command line)."""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", tag])
-    cmdline = Path(f"/proc/{child.pid}/cmdline")
-    assert wait_until(lambda: tag.encode() in cmdline.read_bytes(), 10)
+
+    def execd() -> bool:
+        try:
+            return tag.encode() in Path(f"/proc/{child.pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+
+    assert wait_until(execd, 10)
     return child
 
 
