@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from agent.host.cycle import Cycle
+import pytest
+
+import agent.host.procfs as procfs
 from agent.host.identity import Identities, executable_name, iso8601
-from agent.host.linux import LinuxReader
-from agent.host.paths import HostFS
-from tests.paths import HOSTROOT
+from tests.unit.rig import Rig
 
 
 def test_the_conventions_formats() -> None:
@@ -17,24 +17,24 @@ def test_the_conventions_formats() -> None:
     assert executable_name(None, "kworker/0:1") == "kworker/0:1"
 
 
-class Counting(LinuxReader):
-    names = 0
+def test_read_once_per_pid_and_creation_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[int] = []
+    read_pid_name = procfs.read_pid_name
 
-    def process_name(self, pid: int) -> tuple[str, list[str]]:
-        self.names += 1
-        return super().process_name(pid)
+    def counting(proc: str, pid: int) -> tuple[str, list[str]]:
+        reads.append(pid)
+        return read_pid_name(proc, pid)
 
-
-def test_read_once_per_pid_and_creation_time() -> None:
-    reader = Counting(HostFS(str(HOSTROOT)), Cycle())
+    monkeypatch.setattr(procfs, "read_pid_name", counting)
+    reader = Rig().context.read  # the fixture host root's proc/4242
     ids = Identities(reader)
     created = reader.process_stat(4242).created
     first = ids.of(4242, created)
-    assert ids.of(4242, created) is first and reader.names == 1
+    assert ids.of(4242, created) is first and len(reads) == 1
     again = ids.of(4242, created + 10**9)  # the pid reused by a later process
-    assert again is not first and reader.names == 2
+    assert again is not first and len(reads) == 2
     assert (again.executable, again.name, again.command) == (
         "nginx", "nginx", "nginx: master process /usr/sbin/nginx -g daemon off;")
     ids.forget([4242])
     ids.of(4242, created)
-    assert reader.names == 3
+    assert len(reads) == 3

@@ -39,11 +39,14 @@ def test_process_errors_are_the_builtin_ones() -> None:
 
 
 def test_boot_time_is_kept_and_uptime_is_precise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
     import time
 
     booted = time.time() - 100.25
     monkeypatch.setattr(psutil, "boot_time", lambda: booted)
-    reader = PsutilReader(HostFS("/"), Cycle())
+    monkeypatch.setattr(sys, "platform", "darwin")  # the reader the platform choice gives
+    reader = Context.build(config("/")).read
+    assert isinstance(reader, PsutilReader)
     assert reader.boot_time() == booted
     assert reader.uptime() == pytest.approx(100.25, abs=0.5)
     monkeypatch.setattr(psutil, "boot_time", lambda: booted + 3)  # a clock step
