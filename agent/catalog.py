@@ -9,7 +9,7 @@ from dataclasses import replace
 from agent import telemetry
 from agent.config.plain import Config
 from agent.sources import SOURCES
-from agent.sources.base import Metric
+from agent.sources.base import Metric, Start
 
 
 def _assemble() -> tuple[Metric, ...]:
@@ -20,8 +20,9 @@ def _assemble() -> tuple[Metric, ...]:
             if m.name in seen:
                 raise ValueError(f"metric {m.name!r} is declared by both {seen[m.name]} and {name}")
             seen[m.name] = name
-            rows.append(replace(m, source=name))
-    return (*rows, *telemetry.METRICS)
+            rows.append(replace(m, source=name, start=m.start or cls.start))
+    # the agent's report on itself counts from the agent's start
+    return (*rows, *(replace(m, start=m.start or Start.AGENT) for m in telemetry.METRICS))
 
 
 CATALOG: tuple[Metric, ...] = _assemble()

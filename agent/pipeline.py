@@ -22,14 +22,16 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from agent import DISTRO_NAME, __version__
 from agent.catalog import select
 from agent.config.plain import Config
+from agent.export.encoding import Starts
 from agent.export.exporter import QueuedExporter, build_exporter
 from agent.host.resource import build_resource
 from agent.sources import SOURCES
-from agent.sources.base import Context, Kind, Metric, Obs, Observer, Source
+from agent.sources.base import Context, Kind, Metric, Obs, Observer, Source, Start
 from agent.telemetry import NAME as TELEMETRY
 from agent.telemetry import Reporter, Telemetry, describe
 
 log = logging.getLogger("agent")
+CREATION_TIME = "process.creation.time"  # where a process's point says when it began
 
 
 @dataclass
@@ -121,6 +123,7 @@ class Agent:
         self.exporter: QueuedExporter | None = None
         self.reader: CycleReader | None = None
         self.started = time.monotonic()
+        self.started_ns = time.time_ns()  # the start of the agent's own counts
         self.last_collect: float | None = None  # when a callback last ran (liveness)
         self.stopping = False
 
@@ -165,6 +168,22 @@ class Agent:
                     out[section] = value
         return out
 
+    def starts(self) -> Starts:
+        """When the count of each Sum began, from the clock its catalog row declares: the
+        host's boot time (read once, now), each point's process.creation.time, the agent's
+        start."""
+        clocks: dict[Start, int] = {Start.AGENT: self.started_ns}
+        try:
+            clocks[Start.BOOT] = round(self.context.read.boot_time() * 1e9)
+        except Exception as exc:  # then the SDK's: the agent's first collection
+            log.warning("boot time unknown (%s): host counters start at the first collection",
+                        describe(exc))
+        sums = [b.metric for b in self.bound if b.metric.kind is not Kind.GAUGE]
+        return Starts(
+            fixed={m.name: clocks[m.start] for m in sums if m.start in clocks},
+            attribute={m.name: CREATION_TIME for m in sums if m.start is Start.PROCESS},
+            since=self.started_ns)
+
     def _callback(self, bound: Bound) -> Callable[[CallbackOptions], Iterable[Observation]]:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             self.last_collect = time.monotonic()
@@ -173,7 +192,7 @@ class Agent:
 
     def start(self) -> None:
         s = self.config
-        exporter = build_exporter(s)
+        exporter = build_exporter(s, self.starts())
         if isinstance(exporter, QueuedExporter):
             self.exporter = exporter
             self.telemetry.export = exporter

@@ -48,7 +48,8 @@ def handoff(config: Config) -> int:
 
 
 def _name_process(name: str) -> None:
-    """Show as adk-agent, not python, in ps/top and in process.executable.name."""
+    """Show as adk-agent, not python, in ps/top and the adk_ catalog's process name
+    (process.executable.name stays the interpreter's, as the conventions define it)."""
     try:
         import ctypes
 

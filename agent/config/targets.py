@@ -1,5 +1,6 @@
 """Process targets as written in ADK_AGENT_PROCESSES: `self`, `pid:N`, `pidfile:PATH`,
-`name:REGEX` (executable name) or `cmdline:REGEX` (the joined command line)."""
+`name:REGEX` (the process name ps and psutil show) or `cmdline:REGEX` (the joined command
+line)."""
 
 from __future__ import annotations
 

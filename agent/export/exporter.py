@@ -32,7 +32,7 @@ from opentelemetry.sdk.metrics.export import (
 
 from agent.config.endpoint import scrub, shown
 from agent.config.plain import Config
-from agent.export.encoding import Encoder
+from agent.export.encoding import Encoder, Starts
 from agent.export.outbox import Outbox, count_points
 from agent.export.splitting import describe, halves
 from agent.export.transport import Outcome, Sender, build_sender
@@ -65,14 +65,14 @@ class ExportStatus:
 
 
 class QueuedExporter(MetricExporter):
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, starts: Starts | None = None) -> None:
         temporality = TEMPORALITY[config.temporality]
         super().__init__(preferred_temporality=temporality)
         self.config = config
         self.target = shown(config.endpoint)  # never its userinfo or query string
         self.temporality = temporality
         self.status = ExportStatus()
-        self._encoder = Encoder()
+        self._encoder = Encoder(starts)
         self.outbox = Outbox(config.queue_max_batches,
                              Path(config.queue_dir) if config.queue_dir else None)
         self.sender: Sender = build_sender(config, temporality)
@@ -109,6 +109,8 @@ class QueuedExporter(MetricExporter):
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                **kwargs: object) -> MetricExportResult:
         request = self._encoder.encode(metrics_data)
+        if not self._encoder.points:  # all held back (first delta points): nothing to send
+            return MetricExportResult.SUCCESS
         with self._changed:
             self.outbox.put(request, self._encoder.points)
             self._changed.notify_all()
@@ -272,9 +274,10 @@ class DiscardingExporter(MetricExporter):
         pass
 
 
-def build_exporter(config: Config) -> MetricExporter:
+def build_exporter(config: Config, starts: Starts | None = None) -> MetricExporter:
+    """`starts`: when each Sum's count began (see encoding.Starts); OTLP only."""
     if config.exporter == "none":
         return DiscardingExporter()
     if config.exporter == "console":
         return ConsoleMetricExporter(preferred_temporality=TEMPORALITY[config.temporality])
-    return QueuedExporter(config)
+    return QueuedExporter(config, starts)

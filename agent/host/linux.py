@@ -52,6 +52,7 @@ class LinuxReader:
         # the kernel's socket counters moved, and otherwise once a minute (host/sockstat.py).
         self._totals: sockstat.Counters | None = sockstat.Counters(host.net)
         self._states = sockstat.StatesCache(every_cycles(STATES_MAX_AGE, config.interval))
+        self._boot: float | None = None
 
     # -- shared files ------------------------------------------------------------------------
     @per_cycle
@@ -181,10 +182,16 @@ class LinuxReader:
         return float(a), float(b), float(c)
 
     def boot_time(self) -> float:
-        btime = self.stat().btime
-        if btime is None:
-            raise ValueError(f"{self.host.proc}/stat has no btime line")
-        return float(btime)
+        if self._boot is None:
+            btime = self.stat().btime
+            if btime is None:
+                raise ValueError(f"{self.host.proc}/stat has no btime line")
+            self._boot = float(btime)
+        return self._boot
+
+    def uptime(self) -> float:
+        with open(f"{self.host.proc}/uptime", "rb") as f:
+            return float(f.read().split()[0])
 
     def process_counts(self) -> dict[str, int]:
         # /proc/stat's summary lines: constant cost however many processes the host runs
@@ -212,11 +219,20 @@ class LinuxReader:
 
     def process_stat(self, pid: int) -> ProcessStat:
         st = procfs.read_pid_stat(self.host.proc, pid)
-        return ProcessStat(st.user, st.system, st.rss, st.vsize, st.threads, st.minflt,
-                           st.majflt, st.starttime)
+        status = procfs.read_pid_status(self.host.proc, pid)
+        # start ticks after the kept boot time, as psutil and the collector compute it
+        created = round(self.boot_time() * 1e9) + st.starttime * 1_000_000_000 // procfs.CLK_TCK
+        return ProcessStat(st.user, st.system, status.rss, status.vms, st.threads, st.minflt,
+                           st.majflt, created, (status.voluntary, status.involuntary))
 
     def process_name(self, pid: int) -> tuple[str, list[str]]:
         return procfs.read_pid_name(self.host.proc, pid)
+
+    def process_exe(self, pid: int) -> str | None:
+        try:
+            return os.readlink(f"{self.host.proc}/{pid}/exe")
+        except OSError:  # another user's process, a kernel thread, a zombie
+            return None
 
     def process_fds(self, pid: int) -> int:
         return procfs.count_pid_fds(self.host.proc, pid)
@@ -225,7 +241,8 @@ class LinuxReader:
         return procfs.read_pid_io(self.host.proc, pid)
 
     def process_switches(self, pid: int) -> tuple[int, int]:
-        return procfs.read_pid_switches(self.host.proc, pid)
+        status = procfs.read_pid_status(self.host.proc, pid)
+        return status.voluntary, status.involuntary
 
     def forget(self, pids: set[int]) -> None:
         pass  # nothing is kept per process

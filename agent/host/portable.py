@@ -4,6 +4,7 @@ sources handle one kind."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,9 +24,9 @@ from agent.host.records import (
     looks_like_partition,
 )
 
-# psutil's field names as cpu.mode values
+# psutil's field names as cpu.mode values (softirq and Windows' dpc count as interrupt)
 _MODES = {"user": "user", "nice": "nice", "system": "system", "idle": "idle",
-          "iowait": "iowait", "irq": "interrupt", "softirq": "softirq", "steal": "steal",
+          "iowait": "iowait", "irq": "interrupt", "softirq": "interrupt", "steal": "steal",
           "interrupt": "interrupt", "dpc": "interrupt"}
 
 
@@ -59,6 +60,7 @@ class PsutilReader:
         self.host = host
         self.per_cpu = config.per_cpu
         self._procs: dict[int, psutil.Process] = {}
+        self._boot: float | None = None
 
     def cpu_times(self) -> tuple[Times, list[Times]]:
         per = [_times(t) for t in psutil.cpu_times(percpu=True)] if self.per_cpu else []
@@ -76,9 +78,8 @@ class PsutilReader:
     def memory(self) -> Memory:
         vm = psutil.virtual_memory()
         buffers, cached = getattr(vm, "buffers", 0), getattr(vm, "cached", 0)
-        # Without buffers/cached (macOS, Windows) used + free must still make the total.
-        free = vm.free if hasattr(vm, "buffers") else vm.total - vm.used
-        return Memory(vm.total, free, buffers, cached, vm.available, getattr(vm, "shared", None))
+        return Memory(vm.total, vm.free, buffers, cached, vm.available,
+                      getattr(vm, "shared", None))
 
     def swap(self) -> tuple[int, int]:
         sw = psutil.swap_memory()
@@ -121,7 +122,12 @@ class PsutilReader:
         return psutil.getloadavg()
 
     def boot_time(self) -> float:
-        return psutil.boot_time()
+        if self._boot is None:
+            self._boot = psutil.boot_time()
+        return self._boot
+
+    def uptime(self) -> float:
+        return max(time.time() - psutil.boot_time(), 0.0)
 
     def process_counts(self) -> dict[str, int]:
         return {}
@@ -146,7 +152,7 @@ class PsutilReader:
             with p.oneshot():
                 cpu, mem = p.cpu_times(), p.memory_info()
                 return ProcessStat(cpu.user, cpu.system, mem.rss, mem.vms, p.num_threads(),
-                                   None, None, int(p.create_time() * 1000))
+                                   None, None, round(p.create_time() * 1e9))
 
         return _call(pid, read)
 
@@ -158,6 +164,12 @@ class PsutilReader:
         except PermissionError:
             cmdline = []
         return name, cmdline or [""]
+
+    def process_exe(self, pid: int) -> str | None:
+        try:
+            return _call(pid, self._proc(pid).exe) or None
+        except (PermissionError, ProcessLookupError, psutil.Error):
+            return None
 
     def process_fds(self, pid: int) -> int:
         p = self._proc(pid)

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from agent.host.records import CPU_MODES, DiskStats, Mount, NetDev
+from agent.host.records import DiskStats, Mount, NetDev
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -35,8 +35,16 @@ class ProcStat:
     btime: int | None = None
 
 
+# /proc/stat's cpu columns as cpu.mode values: user nice system idle iowait irq softirq steal
+# (older kernels stop earlier); irq and softirq both count as `interrupt`.
+_STAT_COLUMNS = ("user", "nice", "system", "idle", "iowait", "interrupt", "interrupt", "steal")
+
+
 def _cpu_line(fields: list[bytes]) -> dict[str, float]:
-    return {mode: int(v) / CLK_TCK for mode, v in zip(CPU_MODES, fields[1:9], strict=False)}
+    ticks: dict[str, int] = {}
+    for mode, v in zip(_STAT_COLUMNS, fields[1:9], strict=False):
+        ticks[mode] = ticks.get(mode, 0) + int(v)
+    return {mode: n / CLK_TCK for mode, n in ticks.items()}
 
 
 def read_stat(proc: str, per_cpu: bool = True) -> ProcStat:
@@ -153,18 +161,46 @@ class PidStat:
     minflt: int
     majflt: int
     threads: int
-    vsize: int  # bytes
-    rss: int  # bytes
     starttime: int  # clock ticks after boot: with the pid, identifies the process
 
 
 def read_pid_stat(proc: str, pid: int) -> PidStat:
-    """One read of /proc/<pid>/stat gives CPU time, faults, threads and memory."""
+    """One read of /proc/<pid>/stat gives CPU time, faults, threads and the start time."""
     with open(f"{proc}/{pid}/stat", "rb") as f:
         data = f.read()
     v = data[data.rindex(b")") + 2 :].split()  # the name may hold spaces and parentheses
     return PidStat(int(v[11]) / CLK_TCK, int(v[12]) / CLK_TCK, int(v[7]), int(v[9]),
-                   int(v[17]), int(v[20]), int(v[21]) * PAGE_SIZE, int(v[19]))
+                   int(v[17]), int(v[19]))
+
+
+@dataclass(frozen=True, slots=True)
+class PidStatus:
+    rss: int  # bytes
+    vms: int  # bytes
+    voluntary: int  # context switches
+    involuntary: int
+
+
+def _status_field(data: bytes, key: bytes) -> int:
+    """The number after `key` in /proc/<pid>/status; 0 where the line is absent (VmRSS of a
+    kernel thread or a zombie)."""
+    at = data.find(key)
+    if at < 0:
+        return 0
+    at += len(key)
+    return int(data[at : data.index(b"\n", at)].split()[0])
+
+
+def read_pid_status(proc: str, pid: int) -> PidStatus:
+    """/proc/<pid>/status: resident and virtual size (VmRSS, VmSize: the counters psutil and
+    the collector read, through statm; the rss field of /proc/<pid>/stat disagrees with them on
+    current kernels) and context switches, in one read."""
+    with open(f"{proc}/{pid}/status", "rb") as f:
+        data = f.read()
+    return PidStatus(_status_field(data, b"\nVmRSS:") * 1024,
+                     _status_field(data, b"\nVmSize:") * 1024,
+                     _status_field(data, b"\nvoluntary_ctxt_switches:"),
+                     _status_field(data, b"\nnonvoluntary_ctxt_switches:"))
 
 
 def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:
@@ -182,15 +218,6 @@ def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:
         if full.startswith(name):
             name = full
     return name, cmdline or [""]
-
-
-def read_pid_switches(proc: str, pid: int) -> tuple[int, int]:
-    """(voluntary, involuntary) context switches from /proc/<pid>/status."""
-    with open(f"{proc}/{pid}/status", "rb") as f:
-        data = f.read()
-    vol = data.index(b"\nvoluntary_ctxt_switches:") + 25
-    invol = data.index(b"\nnonvoluntary_ctxt_switches:") + 28
-    return int(data[vol : data.index(b"\n", vol)]), int(data[invol : data.index(b"\n", invol)])
 
 
 def read_pid_io(proc: str, pid: int) -> tuple[int, int]:

@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# /proc/stat's cpu columns, as cpu.mode values, in its order. guest and guest_nice are already
-# counted in user and nice, so they are left out (as the hostmetrics receiver does) to keep the
-# sum right.
-CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "softirq", "steal")
+# The semantic conventions' cpu.mode values, in /proc/stat's column order. The kernel's
+# softirq time (deferred interrupt work; Windows calls it DPC) is folded into `interrupt`, since
+# the conventions have no value for it. guest and guest_nice are already counted in user and
+# nice, so they are left out (as the hostmetrics receiver does) to keep the sum right.
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "steal")
 Times = dict[str, float]  # cpu.mode -> seconds
 SocketCounts = dict[tuple[str, str | None], int]  # (transport, TCP state or None) -> sockets
 
@@ -27,19 +28,15 @@ class Memory:
 
     @property
     def used(self) -> int:
-        """What is neither free nor reclaimable cache, so that used + free + buffers + cached
-        is exactly the total (the hostmetrics receiver's definition, not psutil's
-        total - available)."""
-        return max(self.total - self.free - self.buffers - self.cached, 0)
-
-    @property
-    def psutil_used(self) -> int:
-        """The legacy catalog's "used": total - available, as psutil and free(1) say."""
-        return self.total - self.available
+        """Total - available: the semantic conventions' `used` since v1.37 (MemTotal -
+        MemAvailable on Linux), and what psutil and free(1) say. It overlaps the part of
+        buffers and cached that cannot be reclaimed (shmem, tmpfs), so the four states add
+        up to more than the total."""
+        return max(self.total - self.available, 0)
 
     @property
     def percent(self) -> float:
-        return self.psutil_used / self.total * 100 if self.total else 0.0
+        return self.used / self.total * 100 if self.total else 0.0
 
     def states(self) -> dict[str, int]:
         return {"used": self.used, "free": self.free, "buffers": self.buffers,
@@ -57,7 +54,8 @@ class ProcessStat:
     threads: int
     minflt: int | None
     majflt: int | None
-    start: int  # when it started, in the platform's units: with the pid, its identity
+    created: int  # when it started, ns since the epoch: with the pid, its identity
+    switches: tuple[int, int] | None = None  # (voluntary, involuntary), where read with it
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,13 @@ _INSTANCE_NS = uuid.UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320")
 
 
 def _first_line(*paths: str) -> str | None:
+    """The first line of the first of `paths` that has one, blank lines and `#` comments
+    skipped (hostname(5): a cloud-init header is not the host's name)."""
     for path in paths:
         try:
             with open(path) as f:
-                line = f.readline().strip()
+                line = next((s for raw in f if (s := raw.strip()) and not s.startswith("#")),
+                            None)
         except OSError:
             continue
         if line:
@@ -49,9 +52,12 @@ def _os_release(host: HostFS) -> str | None:
 
 def host_attributes(host: HostFS) -> dict[str, str]:
     attrs: dict[str, str] = {}
-    # Through a host root the container's own hostname is the pod's: read the host's files.
+    # Through a host root the container's own hostname is the pod's. The node's name from the
+    # downward API is unique in the cluster (a static /etc/hostname such as
+    # localhost.localdomain may not be); without it, the host's file.
     if host.contained:
-        name = _first_line(host.path("etc/hostname")) or os.environ.get("K8S_NODE_NAME")
+        name = (os.environ.get("K8S_NODE_NAME", "").strip()
+                or _first_line(host.path("etc/hostname")))
     else:
         name = socket.gethostname()
     if name:

@@ -3,7 +3,9 @@
 A source is one class in one module of this package. It declares its `name`, its catalog rows
 (`metrics`: name, instrument kind, unit, description, attribute keys, on by default or not,
 schema) and, per row, an observer (`observers()`); it may add its part of the health document
-(`figures()`). The package finds it (agent/sources/__init__.py): there is no list to extend.
+(`figures()`). Its Sums count from the host's boot unless it declares another `start` (for the
+class, or on a row). The package finds it (agent/sources/__init__.py): there is no list to
+extend.
 
 A source is built with a Context: the Config itself, the host's paths, the platform's reader
 and the collection cycle. Its reads are memoised for the cycle
@@ -43,9 +45,18 @@ class Schema(StrEnum):
     ADK = "adk"
 
 
+class Start(StrEnum):
+    """When a Sum's count began: its points' start_time_unix_nano (gauges carry none)."""
+
+    BOOT = "boot"  # the host's boot time, read once at start-up: the kernel's counters
+    PROCESS = "process"  # the creation of the point's process (its process.creation.time)
+    AGENT = "agent"  # the agent's start: its report on itself
+
+
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One catalog row. `source` is filled in from the declaring source by the catalog."""
+    """One catalog row. `source`, and `start` where the row does not say, are filled in from
+    the declaring source by the catalog."""
 
     name: str
     kind: Kind
@@ -55,6 +66,7 @@ class Metric:
     enabled: bool = True
     schema: Schema = Schema.SEMCONV
     source: str = ""
+    start: Start | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,7 @@ class Source:
 
     name: ClassVar[str]
     metrics: ClassVar[tuple[Metric, ...]]
+    start: ClassVar[Start] = Start.BOOT  # when the counts of its Sums began
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

@@ -49,7 +49,8 @@ class CpuSource(Source):
         Metric("system.cpu.frequency", G, "Hz", "Current CPU frequency", ("cpu.logical_number",),
                enabled=False),
         Metric("adk_system_cpu_usage_percent", G, "%",
-               "System-wide CPU busy percentage since the previous cycle, 0..100", schema=A),
+               "System-wide CPU busy percentage since the previous cycle, 0..100 (iowait counts "
+               "as idle, as psutil's cpu_percent)", schema=A),
         Metric("adk_system_cpu_usage_idle_percent", G, "%",
                "System-wide CPU idle percentage since the previous cycle, 0..100", schema=A),
         Metric("adk_system_cpu_count", G, "{cpu}", "Logical CPUs", schema=A),
@@ -137,17 +138,23 @@ class CpuSource(Source):
         }
 
     @staticmethod
-    def _idle(util: tuple[Times | None, list[Times | None]] | None) -> float | None:
+    def _percents(util: tuple[Times | None, list[Times | None]] | None
+                  ) -> tuple[float, float] | None:
+        """(busy, idle) percent as psutil reports them: cpu_percent() counts iowait as idle
+        time, cpu_times_percent().idle is the idle mode alone."""
         total = util[0] if util else None
-        return total.get("idle", 0.0) * 100 if total is not None else None
+        if total is None:
+            return None
+        idle = total.get("idle", 0.0) * 100
+        return max(100 - idle - total.get("iowait", 0.0) * 100, 0.0), idle
 
     def _percent(self, busy: bool) -> Iterator[Obs]:
-        idle = self._idle(self.utilization())
-        if idle is not None:
-            yield (100 - idle if busy else idle), NO_ATTRS
+        percents = self._percents(self.utilization())
+        if percents is not None:
+            yield percents[0 if busy else 1], NO_ATTRS
 
     def figures(self) -> Figures:
-        idle = self._idle(self.memo.peek("utilization"))
-        return {"cpu": {"usage_percent": _r(None if idle is None else 100 - idle),
-                        "idle_percent": _r(idle),
+        percents = self._percents(self.memo.peek("utilization"))
+        busy, idle = percents if percents is not None else (None, None)
+        return {"cpu": {"usage_percent": _r(busy), "idle_percent": _r(idle),
                         "count": self._static.peek("logical")}}

@@ -1,4 +1,4 @@
-"""memory: usage and utilization by state (the states sum to the total), limit, available."""
+"""memory: usage and utilization by state (used is total - available), limit, available."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ STATE = ("system.memory.state",)
 class MemorySource(Source):
     name = "memory"
     metrics = (
-        Metric("system.memory.usage", U, "By", "Memory in each state; states sum to the total",
-               STATE),
+        Metric("system.memory.usage", U, "By",
+               "Memory in each state; used is total - available", STATE),
         Metric("system.memory.utilization", G, "1", "Share of memory in each state", STATE),
         Metric("system.memory.limit", U, "By", "Total memory"),
         Metric("system.memory.linux.available", U, "By",
@@ -87,7 +87,7 @@ class MemorySource(Source):
             "system.memory.linux.shared": self._one("shared"),
             "system.memory.linux.slab.usage": self._slab_usage,
             "adk_system_memory_total_bytes": self._one("total"),
-            "adk_system_memory_used_bytes": self._one("psutil_used"),
+            "adk_system_memory_used_bytes": self._one("used"),
             "adk_system_memory_free_bytes": self._one("free"),
             "adk_system_memory_available_bytes": self._one("available"),
             "adk_system_memory_usage_percent": self._one("percent"),
@@ -96,5 +96,5 @@ class MemorySource(Source):
     def figures(self) -> Figures:
         mem: Memory | None = self.memo.peek("memory")
         return {"memory": None if mem is None else {
-            "total_bytes": mem.total, "used_bytes": mem.psutil_used, "free_bytes": mem.free,
+            "total_bytes": mem.total, "used_bytes": mem.used, "free_bytes": mem.free,
             "available_bytes": mem.available, "usage_percent": round(mem.percent, 2)}}

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from agent.config.targets import Target, parse_target
 from agent.host.cycle import Memo, per_cycle
+from agent.host.identity import Identities, Identity
 from agent.sources.base import (
     Attributes,
-    Attrs,
     Context,
     Figures,
     Kind,
@@ -22,6 +22,7 @@ from agent.sources.base import (
     Observer,
     Schema,
     Source,
+    Start,
     every_cycles,
 )
 
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 Ids = dict[str, str | int]  # a process's identity attributes
 ProcessTable = Callable[[], Iterable[tuple[int, str, list[str]]]]
 C, U, G, A = Kind.COUNTER, Kind.UPDOWN, Kind.GAUGE, Schema.ADK
-PROC = ("process.pid", "process.executable.name", "process.command")
+# pid and creation time identify a process (the conventions' process entity); pid stays first
+PROC = ("process.pid", "process.creation.time", "process.executable.name", "process.command")
 DIR = "disk.io.direction"
 APROC = ("pid", "name")
 
@@ -82,6 +84,7 @@ class Sample:
 
 class ProcessSource(Source):
     name = "process"
+    start = Start.PROCESS  # each process's counters begin at its creation
     metrics = (
         Metric("process.cpu.time", C, "s", "CPU seconds of the process", (*PROC, "cpu.mode")),
         Metric("process.cpu.utilization", G, "1",
@@ -125,12 +128,12 @@ class ProcessSource(Source):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._targets = tuple(parse_target(t) for t in ctx.config.processes)
-        self._identities: dict[int, tuple[int, Ids, Ids]] = {}
-        self._prev: dict[int, tuple[float, float, float]] = {}  # pid -> (wall, user, system)
+        self._identities = Identities(ctx.read)
+        self._attrs: dict[int, tuple[Identity, Ids, Ids]] = {}  # pid -> its attribute sets
+        # pid -> (wall, user, system, created): the last sample, for utilization
+        self._prev: dict[int, tuple[float, float, float, int]] = {}
         self._denied: set[tuple[int, str]] = set()  # (pid, what) already warned about
         self._ncpu = os.cpu_count() or 1
-        self._ids = Attrs(*PROC)
-        self._adk_ids = Attrs(*APROC)
         self._static = Memo(ctx.cycle, every_cycles(300.0, ctx.config.interval))
         self._extra: dict[tuple[str | int, ...], dict[str, str | int]] = {}
 
@@ -153,30 +156,30 @@ class ProcessSource(Source):
         except (NotImplementedError, AttributeError):  # not on this platform
             return None
 
-    def _identity(self, pid: int, start: int) -> tuple[Ids, Ids]:
-        """Name and command of a process, read once per process (pid and start time)."""
-        known = self._identities.get(pid)
-        if known is not None and known[0] == start:
-            return known[1], known[2]
-        name, cmdline = self.read.process_name(pid)
-        ids = (self._ids(pid, name, cmdline[0]), self._adk_ids(pid, name))
-        self._identities[pid] = (start, *ids)
-        return ids
+    def _identity(self, pid: int, created: int) -> tuple[Ids, Ids]:
+        """The process's attribute sets, built once per process (pid and creation time)."""
+        identity = self._identities.of(pid, created)
+        known = self._attrs.get(pid)
+        if known is None or known[0] is not identity:
+            known = self._attrs[pid] = (identity, dict(zip(PROC, (
+                pid, identity.creation_time, identity.executable, identity.command),
+                strict=True)), {"pid": pid, "name": identity.name})
+        return known[1], known[2]
 
     def _sample(self, pid: int, now: float) -> Sample:
         read = self.read
         st = read.process_stat(pid)
-        attrs, adk = self._identity(pid, st.start)
+        attrs, adk = self._identity(pid, st.created)
         s = Sample(attrs, adk, st.user, st.system, st.rss, st.vms, st.threads)
         if st.minflt is not None and st.majflt is not None:
             s.faults = (st.minflt, st.majflt)
         s.fds = self._optional(pid, "file descriptors", read.process_fds)  # type: ignore[assignment]
         s.io = self._optional(pid, "I/O counters", read.process_io)  # type: ignore[assignment]
-        s.switches = self._optional(pid, "context switches",  # type: ignore[assignment]
-                                    read.process_switches)
+        s.switches = st.switches or self._optional(  # type: ignore[assignment]
+            pid, "context switches", read.process_switches)
         prev = self._prev.get(pid)
-        self._prev[pid] = (now, s.user, s.system)
-        if prev is not None and now > prev[0]:
+        self._prev[pid] = (now, s.user, s.system, st.created)
+        if prev is not None and now > prev[0] and prev[3] == st.created:
             span = (now - prev[0]) * self._ncpu
             s.utilization = (max(s.user - prev[1], 0) / span, max(s.system - prev[2], 0) / span)
         return s
@@ -200,7 +203,8 @@ class ProcessSource(Source):
             self.read.forget(gone)
             for pid in gone:
                 self._prev.pop(pid, None)
-                self._identities.pop(pid, None)
+                self._attrs.pop(pid, None)
+            self._identities.forget(gone)
             self._extra = {k: v for k, v in self._extra.items() if k[0] not in gone}
             self._denied = {d for d in self._denied if d[0] not in gone}
         return out
@@ -275,6 +279,7 @@ class ProcessSource(Source):
         samples: list[Sample] = self.memo.peek("samples") or []
         out: Figures = {"process": [{
             "pid": s.attrs["process.pid"], "name": s.attrs["process.executable.name"],
+            "creation_time": s.attrs["process.creation.time"],
             "cpu_user_seconds": s.user, "cpu_system_seconds": s.system,
             "rss_bytes": s.rss, "vms_bytes": s.vms, "threads": s.threads, "open_fds": s.fds,
             "page_faults": None if s.faults is None else {"minor": s.faults[0],

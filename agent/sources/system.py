@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 from agent.sources.base import NO_ATTRS, Context, Kind, Metric, Obs, Observer, Schema, Source
@@ -25,7 +24,8 @@ class SystemSource(Source):
                       "git_commit": ctx.config.git_commit or ""}
 
     def _uptime(self) -> Iterator[Obs]:
-        yield max(time.time() - self.read.boot_time(), 0.0), NO_ATTRS
+        # /proc/uptime to the hundredth of a second: btime is whole seconds (up to 1 s high)
+        yield self.read.uptime(), NO_ATTRS
 
     def observers(self) -> dict[str, Observer]:
         return {

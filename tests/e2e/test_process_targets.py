@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -35,6 +36,16 @@ def pids_seen(rig: Rig) -> set[int]:
     return {dict(k)["process.pid"] for k in rig.observe("process", "process.memory.usage")}
 
 
+def created(proc: subprocess.Popen[bytes]) -> float:
+    return psutil.Process(proc.pid).create_time()
+
+
+def creation_times(rig: Rig) -> dict[int, float]:
+    return {dict(k)["process.pid"]: datetime.fromisoformat(
+        dict(k)["process.creation.time"]).timestamp()
+        for k in rig.points("process", "process.memory.usage")}
+
+
 def test_a_target_that_starts_restarts_and_exits(caplog: pytest.LogCaptureFixture) -> None:
     tag = f"adk-target-{os.getpid()}"
     rig = Rig("/", processes=f"cmdline:{tag}")
@@ -43,12 +54,15 @@ def test_a_target_that_starts_restarts_and_exits(caplog: pytest.LogCaptureFixtur
     first = spawn(tag)
     try:
         assert pids_seen(rig) == {first.pid}
+        assert abs(creation_times(rig)[first.pid] - created(first)) < 0.011
         first.kill()
         first.wait()
         assert pids_seen(rig) == set()  # gone from the next cycle, quietly
         second = spawn(tag)
         try:
             assert pids_seen(rig) == {second.pid}  # the restart is picked up
+            # as another process, with its own creation time
+            assert abs(creation_times(rig)[second.pid] - created(second)) < 0.011
         finally:
             second.kill()
             second.wait()
@@ -77,5 +91,6 @@ def test_name_target_and_identity_attributes() -> None:
     rig = Rig("/", processes=f"name:^{me.name()}$")
     mine = [dict(k) for k in rig.observe("process", "process.thread.count")
             if dict(k)["process.pid"] == os.getpid()]
-    assert mine and mine[0]["process.executable.name"] == me.name()
+    # name: matches the name ps shows; the attribute is the base name of /proc/<pid>/exe's target
+    assert mine and mine[0]["process.executable.name"] == os.path.basename(me.exe())
     assert mine[0]["process.command"] == me.cmdline()[0]

@@ -78,16 +78,18 @@ def test_grpc_push_through_rotel(receiver: Receiver, rotel: Rotel, agents: list,
     assert res["service.instance.id"]
     if Path("/etc/machine-id").is_file() and Path("/etc/machine-id").read_text().strip():
         assert res["host.id"] == Path("/etc/machine-id").read_text().strip()
-    # values: per cycle, memory states add up to the limit, CPU shares to one
+    # values: per cycle, memory used is the limit less what is available, CPU shares add to one
     by_time: dict[int, list[Point]] = defaultdict(list)
     for p in points:
         by_time[p.time_unix_nano].append(p)
     checked = 0
     for cycle in by_time.values():
-        usage = [p.value for p in cycle if p.name == "system.memory.usage"]
+        used = [p.value for p in cycle if p.name == "system.memory.usage"
+                and p.attributes["system.memory.state"] == "used"]
         limit = [p.value for p in cycle if p.name == "system.memory.limit"]
-        if usage and limit:
-            assert sum(usage) == limit[0]
+        available = [p.value for p in cycle if p.name == "system.memory.linux.available"]
+        if used and limit and available:
+            assert used[0] == limit[0] - available[0]
         util = [p.value for p in cycle if p.name == "system.cpu.utilization"]
         if util:
             assert sum(util) == pytest.approx(1.0, abs=0.01)
@@ -241,4 +243,6 @@ def test_once_reads_a_host_root(tmp_path: Path) -> None:
     assert [p["value"] for p in metrics["system.cpu.load_average.1m"]] == [1.5]
     nics = {p["attributes"]["network.interface.name"] for p in metrics["system.network.io"]}
     assert nics == {"lo", "ens5", "veth1234"}
-    assert sum(p["value"] for p in metrics["system.memory.usage"]) == 16000000 * 1024
+    used = [p["value"] for p in metrics["system.memory.usage"]
+            if p["attributes"]["system.memory.state"] == "used"]
+    assert used == [(16000000 - 10000000) * 1024]  # MemTotal - MemAvailable

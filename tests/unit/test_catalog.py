@@ -7,7 +7,7 @@ import pytest
 
 from agent.catalog import BY_NAME, CATALOG, select
 from agent.settings import ConfigError, load_config, load_settings
-from agent.sources.base import Kind, Schema
+from agent.sources.base import Kind, Schema, Start
 
 EXACT = {  # name: unit, as the dashboards know them
     "adk_system_cpu_usage_idle_percent": "%",
@@ -70,3 +70,12 @@ def test_every_row_knows_its_source_and_names_are_unique() -> None:
     assert all(m.source for m in CATALOG)
     assert BY_NAME["system.memory.usage"].source == "memory"
     assert BY_NAME["otelcol_exporter_queue_size"].source == "agent"
+
+
+def test_every_row_says_where_its_count_began() -> None:
+    assert all(m.start is not None for m in CATALOG)
+    by_source = {(m.source, m.start) for m in CATALOG if m.kind is not Kind.GAUGE}
+    assert {start for source, start in by_source if source == "process"} == {Start.PROCESS}
+    assert {start for source, start in by_source if source == "agent"} == {Start.AGENT}
+    assert {start for source, start in by_source
+            if source not in ("process", "agent")} == {Start.BOOT}

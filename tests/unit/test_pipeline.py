@@ -151,3 +151,22 @@ def test_the_health_figures_of_every_source_after_a_cycle() -> None:
     assert set(figures) == {"cpu", "memory", "swap", "load", "network", "disk", "process"}
     assert None not in (figures["memory"], figures["swap"], figures["load"], figures["network"])
     assert set(figures["disk"]) == {"read_bytes", "write_bytes", "usage"}  # two sources share
+
+
+def test_each_sum_starts_on_its_declared_clock(root: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    starts = agent_for(root).starts()
+    assert starts.fixed["system.cpu.time"] == 1_700_000_000 * 10**9  # the fixture's btime
+    assert starts.fixed["system.memory.usage"] == 1_700_000_000 * 10**9
+    assert starts.attribute["process.cpu.time"] == "process.creation.time"
+    agent = agent_for(root)
+    assert agent.starts().fixed["cpython.gc.collections"] == agent.started_ns
+    assert agent.starts().since == agent.started_ns
+    assert "system.uptime" not in starts.fixed and "process.cpu.utilization" not in \
+        starts.attribute  # gauges carry no start
+    stat = root / "proc" / "stat"
+    stat.write_text(stat.read_text().replace("btime 1700000000\n", ""))
+    caplog.set_level(logging.WARNING, logger="agent")
+    starts = agent_for(root).starts()
+    assert "system.cpu.time" not in starts.fixed  # the SDK's start, said once
+    assert "boot time unknown" in caplog.text and "Traceback" not in caplog.text

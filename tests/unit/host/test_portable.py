@@ -17,9 +17,9 @@ from tests.unit.rig import config
 
 
 def test_cpu_and_memory_from_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
-    T = namedtuple("T", "user nice system idle")
+    T = namedtuple("T", "user nice system idle irq softirq")
     VM = namedtuple("VM", "total available percent used free active inactive wired")
-    monkeypatch.setattr(psutil, "cpu_times", lambda percpu=False: T(1.0, 0.0, 2.0, 7.0))
+    monkeypatch.setattr(psutil, "cpu_times", lambda percpu=False: T(1.0, 0.0, 2.0, 7.0, 0.5, 0.25))
     monkeypatch.setattr(psutil, "virtual_memory",
                         lambda: VM(1000, 600, 40.0, 400, 100, 300, 200, 100))
     cycle, cfg = Cycle(), config("/")
@@ -27,12 +27,27 @@ def test_cpu_and_memory_from_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
     cpu, mem = CpuSource(ctx), MemorySource(ctx)
     cycle.open()
     t = {a["cpu.mode"]: v for v, a in cpu.observers()["system.cpu.time"]()}
-    assert t == {"user": 1.0, "nice": 0.0, "system": 2.0, "idle": 7.0}
+    assert t == {"user": 1.0, "nice": 0.0, "system": 2.0, "idle": 7.0, "interrupt": 0.75}
     usage = {a["system.memory.state"]: v for v, a in mem.observers()["system.memory.usage"]()}
-    assert usage["used"] == 400 and sum(usage.values()) == 1000
+    assert usage == {"used": 400, "free": 100, "buffers": 0, "cached": 0}  # total - available
 
 
 def test_process_errors_are_the_builtin_ones() -> None:
     reader = PsutilReader(HostFS("/"), Cycle(), config("/"))
     with pytest.raises(ProcessLookupError):
         reader.process_stat(2**22 + 12345)  # above any pid_max: no such process
+
+
+def test_boot_time_is_kept_and_uptime_is_precise(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import time
+
+    booted = time.time() - 100.25
+    monkeypatch.setattr(psutil, "boot_time", lambda: booted)
+    monkeypatch.setattr(sys, "platform", "darwin")  # the reader the platform choice gives
+    reader = Context.build(config("/")).read
+    assert isinstance(reader, PsutilReader)
+    assert reader.boot_time() == booted
+    assert reader.uptime() == pytest.approx(100.25, abs=0.5)
+    monkeypatch.setattr(psutil, "boot_time", lambda: booted + 3)  # a clock step
+    assert reader.boot_time() == booted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agent.host.paths import HostFS
@@ -10,7 +12,8 @@ from tests.paths import HOSTROOT
 from tests.unit.rig import config
 
 
-def test_a_host_root_gives_the_hosts_identity() -> None:
+def test_a_host_root_gives_the_hosts_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("K8S_NODE_NAME", raising=False)
     attrs = host_attributes(HostFS(str(HOSTROOT)))
     assert attrs["host.name"] == "fixture-node"
     assert attrs["host.id"] == "0123456789abcdef0123456789abcdef"
@@ -28,3 +31,26 @@ def test_kubernetes_and_version_attributes(monkeypatch: pytest.MonkeyPatch) -> N
     assert attrs["deployment.environment.name"] == "prod"
     again = build_resource(cfg, HostFS(str(HOSTROOT))).attributes
     assert attrs["service.instance.id"] == again["service.instance.id"]  # stable
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "hostname").write_text(
+        "# managed by cloud-init\n\n  localhost.localdomain\n")
+    return tmp_path
+
+
+def test_comments_and_blank_lines_of_etc_hostname_are_skipped(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("K8S_NODE_NAME", raising=False)
+    assert host_attributes(HostFS(str(root)))["host.name"] == "localhost.localdomain"
+
+
+def test_through_a_host_root_the_node_name_is_the_host_name(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K8S_NODE_NAME", "node-7")
+    assert host_attributes(HostFS(str(root)))["host.name"] == "node-7"
+    # without a host root (a sidecar, a systemd unit) the name is this host's own
+    monkeypatch.setattr("socket.gethostname", lambda: "pod-or-host")
+    assert host_attributes(HostFS("/"))["host.name"] == "pod-or-host"

@@ -16,8 +16,11 @@ def test_time_by_mode() -> None:
     t = by(observe("cpu", "system.cpu.time"), "cpu.mode")
     assert t["user"] == 10000 / CLK_TCK
     assert t["idle"] == 80000 / CLK_TCK
-    assert t["interrupt"] == 200 / CLK_TCK and t["softirq"] == 300 / CLK_TCK
-    assert set(t) == {"user", "nice", "system", "idle", "iowait", "interrupt", "softirq", "steal"}
+    # the conventions' values only: softirq (300 ticks) is part of interrupt (200 ticks)
+    assert t["interrupt"] == (200 + 300) / CLK_TCK
+    assert set(t) == {"user", "nice", "system", "idle", "iowait", "interrupt", "steal"}
+    assert sum(t.values()) == pytest.approx((10000 + 500 + 3000 + 80000 + 1000 + 200 + 300
+                                             + 100) / CLK_TCK)
 
 
 @pytest.fixture
@@ -65,6 +68,21 @@ def test_counts_and_frequency() -> None:
     assert rig.source("cpu").figures()["cpu"]["count"] is None  # not read yet: not made up
     rig.points("cpu", "system.cpu.logical.count")
     assert rig.source("cpu").figures()["cpu"]["count"] == 2
+
+
+def test_legacy_busy_percent_counts_iowait_as_idle_as_psutil_does(root: Path) -> None:
+    rig = Rig(root, metric_schema="both")
+    rig.source("cpu")
+    stat = root / "proc" / "stat"
+    # 100 more ticks: 25 user, 50 idle, 25 iowait (a sync-write load)
+    stat.write_text(stat.read_text().replace("cpu  10000 500 3000 80000 1000",
+                                             "cpu  10025 500 3000 80050 1025"))
+    assert rig.observe("cpu", "adk_system_cpu_usage_percent") == {(): pytest.approx(25.0)}
+    assert rig.points("cpu", "adk_system_cpu_usage_idle_percent") == {(): pytest.approx(50.0)}
+    assert by(rig.points("cpu", "system.cpu.utilization"), "cpu.mode")["iowait"] == \
+        pytest.approx(0.25)
+    assert rig.source("cpu").figures()["cpu"] | {"count": None} == {
+        "usage_percent": 25.0, "idle_percent": 50.0, "count": None}
 
 
 def test_legacy_percentages_are_the_utilization() -> None:
