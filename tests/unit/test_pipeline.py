@@ -149,7 +149,7 @@ def test_the_health_figures_of_every_source_after_a_cycle() -> None:
     agent.collect()
     figures = agent.figures()
     assert set(figures) == {"cpu", "memory", "swap", "load", "network", "disk", "process",
-                            "pressure"}
+                            "pressure", "containers"}
     assert None not in (figures["memory"], figures["swap"], figures["load"], figures["network"],
                         figures["pressure"])
     assert set(figures["disk"]) == {"read_bytes", "write_bytes", "usage"}  # two sources share
