@@ -16,8 +16,8 @@ import pytest
 from agent.host import cgroup
 from agent.pipeline import Agent
 from tests import cgroup_tree
-from tests.paths import FIXTURES, HOSTROOT
-from tests.unit.rig import Rig, config
+from tests.paths import HOSTROOT
+from tests.unit.rig import Rig, config, node_root
 
 MIB = 1 << 20
 NS, POD, UID = "k8s.namespace.name", "k8s.pod.name", "k8s.pod.uid"
@@ -32,14 +32,6 @@ B0, B1, C0, C1, D1 = "b0" * 32, "b1" * 32, "c0" * 32, "c1" * 32, "d1" * 32
 WEB = {NS: "shop", POD: "web-7d4b9c-x2x5q", UID: POD_A}
 BATCH = {NS: "jobs", POD: "batch-28512345-abcde", UID: POD_B}
 ETCD = {NS: "kube-system", POD: "etcd-node1", UID: POD_C}
-
-
-def node_root(dst: Path, fixture: str) -> Path:
-    """The fixture host root with a node's cgroup tree and kubelet logs on top (the links are
-    absolute, as on a node: copied as links)."""
-    shutil.copytree(HOSTROOT, dst, symlinks=True)
-    shutil.copytree(FIXTURES / fixture, dst, symlinks=True, dirs_exist_ok=True)
-    return dst
 
 
 @pytest.fixture(scope="module")
