@@ -83,12 +83,16 @@ class Node:
         self.container_files = h.files & frozenset(container_files)
         self.keep = keep
         self._entries: dict[str, Entry] = {}  # by cgroup path
+        # v1 only, none, or hybrid (CPU time and PSI only): said at the first read, not here,
+        # so that nothing is logged before the agent has started
+        self._said_mode = h.mode is Mode.UNIFIED
         self._said_empty = self._said_found = self._said_links = False
-        if h.mode is not Mode.UNIFIED:  # v1 only, none, or hybrid (CPU time and PSI only)
-            log.info("containers: %s", h.message)
 
     def read(self) -> Snapshot:
         out = Snapshot()
+        if not self._said_mode:
+            self._said_mode = True
+            log.info("containers: %s", self.hierarchy.message)
         if self.walker is None:
             return out
         scan = self.walker.scan()
