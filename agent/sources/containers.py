@@ -68,10 +68,10 @@ def _usage(st: CgroupStats) -> Value | None:
     return None if st.cpu is None or st.cpu.usage_us is None else st.cpu.usage_us / 1e6
 
 
-def _cpu(field: str, scale: float = 1) -> Callable[[CgroupStats], Value | None]:
+def _cpu(field: str, scale: int = 1) -> Callable[[CgroupStats], Value | None]:
     def value(st: CgroupStats) -> Value | None:
         v = None if st.cpu is None else getattr(st.cpu, field)
-        return None if v is None else (v * scale if scale != 1 else v)
+        return None if v is None else v * scale
     return value
 
 
