@@ -9,7 +9,7 @@ from dataclasses import replace
 from agent import telemetry
 from agent.config.plain import Config
 from agent.sources import SOURCES
-from agent.sources.base import Metric, Start
+from agent.sources.base import Metric, Start, exported
 
 
 def _assemble() -> tuple[Metric, ...]:
@@ -33,9 +33,4 @@ SOURCE_NAMES: tuple[str, ...] = (*SOURCES, telemetry.NAME)
 
 def select(config: Config) -> list[Metric]:
     """The catalog rows to export: on by default or asked for, from sources that run."""
-    on = set(config.metrics_enabled)
-    off = set(config.metrics_disabled)
-    schemas = {"semconv", "adk"} if config.metric_schema == "both" else {config.metric_schema}
-    return [m for m in CATALOG
-            if m.schema in schemas and m.source in config.sources and m.name not in off
-            and (m.enabled or m.name in on)]
+    return [m for m in CATALOG if exported(m, config)]

@@ -25,6 +25,7 @@ from agent.config.plain import Config
 from agent.export.encoding import Starts
 from agent.export.exporter import QueuedExporter, build_exporter
 from agent.host.resource import build_resource
+from agent.series import Forgetter
 from agent.sources import SOURCES
 from agent.sources.base import Context, Kind, Metric, Obs, Observer, Source, Start
 from agent.telemetry import NAME as TELEMETRY
@@ -38,6 +39,7 @@ CREATION_TIME = "process.creation.time"  # where a process's point says when it 
 class Bound:
     metric: Metric
     observer: Observer
+    instrument: Instrument | None = None  # once started
 
 
 def phase(identity: str, interval: float) -> float:
@@ -122,6 +124,7 @@ class Agent:
         self.provider: MeterProvider | None = None
         self.exporter: QueuedExporter | None = None
         self.reader: CycleReader | None = None
+        self.forget: Forgetter | None = None  # drops the SDK's series a cycle did not observe
         self.started = time.monotonic()
         self.started_ns = time.time_ns()  # the start of the agent's own counts
         self.last_collect: float | None = None  # when a callback last ran (liveness)
@@ -146,6 +149,8 @@ class Agent:
                             "dropped (narrow it with the include/exclude filters)",
                             bound.metric.name, len(out), self.config.max_series)
             del out[self.config.max_series:]
+        if self.forget is not None and bound.instrument is not None:
+            self.forget(bound.instrument, out)
         return out
 
     def collect(self) -> dict[str, list[Obs]]:
@@ -214,10 +219,13 @@ class Agent:
         factory = {Kind.COUNTER: meter.create_observable_counter,
                    Kind.UPDOWN: meter.create_observable_up_down_counter,
                    Kind.GAUGE: meter.create_observable_gauge}
-        self.instruments: list[Instrument] = [
-            factory[b.metric.kind](b.metric.name, callbacks=[self._callback(b)],
-                                   unit=b.metric.unit, description=b.metric.description)
-            for b in self.bound]
+        self.instruments: list[Instrument] = []
+        for b in self.bound:
+            b.instrument = factory[b.metric.kind](b.metric.name, callbacks=[self._callback(b)],
+                                                  unit=b.metric.unit,
+                                                  description=b.metric.description)
+            self.instruments.append(b.instrument)
+        self.forget = Forgetter(self.provider, self.reader)
 
     def collect_now(self) -> None:
         """One collection and export outside the reader's schedule (at start-up)."""

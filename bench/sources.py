@@ -10,9 +10,13 @@
   sockets     counting TCP/UDP sockets by state: psutil.net_connections("inet") against
               agent.host.procfs.count_sockets("/proc/net") (and agent.host.sockdiag, which the
               agent uses on Linux), with no extra sockets and with --sockets extra loopback
-              sockets open.
+              sockets open;
+  containers  (--containers, on its own) a generated node of 100 and 200 containers as the
+              host root (tests/cgroup_tree.host_root): whole cycles with and without the
+              containers source, the difference per container (reads, the SDK's collection,
+              encoding: its pod's share included), default metrics and all of them.
 
-    .venv/bin/python bench/sources.py [--quick] [--profile]
+    .venv/bin/python bench/sources.py [--quick] [--profile] [--containers]
 
 Printed, and written as JSON to bench/results/sources.json; --profile also writes a cProfile
 of whole cycles to bench/results/profile.txt.
@@ -27,6 +31,7 @@ import json
 import os
 import pstats
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,11 +53,13 @@ from opentelemetry.sdk.metrics.export import (  # noqa: E402
     MetricsData,
 )
 
+from agent.catalog import BY_NAME, SOURCE_NAMES  # noqa: E402
 from agent.config.plain import Config  # noqa: E402
 from agent.export.encoding import Encoder  # noqa: E402
 from agent.host import procfs, sockdiag, sockstat  # noqa: E402
 from agent.pipeline import Agent, Bound  # noqa: E402
 from agent.settings import load_config  # noqa: E402
+from tests import cgroup_tree  # noqa: E402
 
 RESULTS = HERE / "results"
 CPU = time.thread_time  # this thread's CPU time: the agent's callbacks run in the caller's thread
@@ -242,6 +249,48 @@ def socket_counting(extra: int, rounds: int) -> list[dict[str, Any]]:
     return out
 
 
+# --- pods and containers -----------------------------------------------------------------------
+
+def containers(counts: tuple[int, ...], rounds: int) -> list[dict[str, Any]]:
+    """Per node size: whole cycles on the node as host root, without the containers source,
+    with its default metrics, with all of them; µs and points added per container. A pod is
+    four workload containers and a sandbox, so a container carries a quarter of a pod."""
+    others = ",".join(n for n in SOURCE_NAMES if n != "containers")
+    every = ",".join(n for n, m in BY_NAME.items() if m.source == "containers" and not m.enabled)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in counts:
+            root = Path(tmp) / f"node-{n}"
+            node = cgroup_tree.host_root(root, pods=n // 4, per_pod=4)
+            base = whole_cycle(rounds, root_path=str(root), sources=others)
+            row: dict[str, Any] = {"containers": len(node.workloads), "pods": len(node.pods),
+                                   "without": base}
+            for label, flags in (("default", {}), ("all", {"metrics_enabled": every})):
+                w = whole_cycle(rounds, root_path=str(root), **flags)
+                added_us, added_points = w["total_us"] - base["total_us"], \
+                    w["points"] - base["points"]
+                row[label] = {**w, "added_us": round(added_us, 1), "added_points": added_points,
+                              "us_per_container": round(added_us / n, 1),
+                              "points_per_container": round(added_points / n, 2),
+                              "us_per_added_point": round(added_us / added_points, 2)}
+            out.append(row)
+    return out
+
+
+def containers_report(rows: list[dict[str, Any]]) -> str:
+    lines = ["pods and containers (generated node as host root; whole in-process cycles):",
+             "  containers pods | metrics | points added (per container) | µs added per cycle "
+             "(per container, per point)"]
+    for r in rows:
+        for label in ("default", "all"):
+            w = r[label]
+            lines.append(f"  {r['containers']:>10} {r['pods']:>4} | {label:<7} | "
+                         f"{w['added_points']:>6} ({w['points_per_container']:>5}) | "
+                         f"{w['added_us']:>9.0f} ({w['us_per_container']:>6.1f}, "
+                         f"{w['us_per_added_point']:>5.2f})")
+    return "\n".join(lines)
+
+
 # --- profile -----------------------------------------------------------------------------------
 
 def profile(rounds: int, path: Path) -> str:
@@ -299,10 +348,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sockets", type=int, default=1000, help="extra loopback sockets to open")
     p.add_argument("--profile", action="store_true",
                    help="also cProfile whole cycles into bench/results/profile.txt")
-    p.add_argument("--json", type=Path, default=RESULTS / "sources.json")
+    p.add_argument("--containers", action="store_true",
+                   help="only the pods-and-containers figures (into results/containers.json)")
+    p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
     rounds = 60 if a.quick else a.rounds
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if a.containers:  # 30 to 100 ms a cycle at 200 containers: fewer rounds do
+        rows = containers((100, 200), max(10, rounds // 5))
+        path = a.json or RESULTS / "containers.json"
+        path.write_text(json.dumps(rows, indent=1) + "\n")
+        print(containers_report(rows) + f"\n\nwritten to {path}")
+        return 0
+    a.json = a.json or RESULTS / "sources.json"
     result = {"rounds": rounds, "per_source_us": per_source(rounds),
               "whole_cycle": whole_cycle(rounds),
               "scaling": scaling((1, 10, 100), rounds),

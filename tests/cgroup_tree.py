@@ -4,12 +4,18 @@ fixtures tests/fixtures/cgroup-*).
 
 Every pod gets a sandbox container and `per_pod` workload containers; the files hold what a
 6.x kernel writes (memory.stat in full), with values derived from the container's number so
-any one can be checked.
+any one can be checked. `host_root` makes such a node a host root for the whole agent (this
+machine's /proc, /etc and /sys, the generated cgroup tree and kubelet logs):
+
+    python -m tests.cgroup_tree DIR [--pods 50] [--per-pod 4] [--driver systemd]
+    ADK_AGENT_ROOT_PATH=DIR adk-agent once          # or bench/run.py --containers-root DIR
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,3 +130,38 @@ def build(root: Path, pods: int, per_pod: int, driver: str = "systemd") -> Node:
             os.symlink(f"/var/log/pods/{namespace}_{name}_{uid}/{container}/0.log",
                        links / f"{name}_{namespace}_{container}-{ident}.log")
     return node
+
+
+def host_root(root: Path, pods: int, per_pod: int, driver: str = "systemd") -> Node:
+    """A node built under `root` that the agent can take as its host root: `proc` and `etc` are
+    this machine's (links), so are the entries of /sys but `fs` (whose `cgroup` is the node's)
+    and `dev` (the node's block device names). The kubelet's log directories are aged, as on a
+    node that has been up a while (a directory changed within 2 s is listed again)."""
+    node = build(root, pods, per_pod, driver)
+    for name in ("proc", "etc"):
+        os.symlink(f"/{name}", root / name)
+    for entry in os.scandir("/sys"):
+        if entry.name not in ("fs", "dev"):
+            os.symlink(entry.path, root / "sys" / entry.name)
+    old = time.time() - 3600
+    for d in ("var/log/pods", "var/log/containers"):
+        os.utime(root / d, (old, old))
+    return node
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Write a generated node as a host root.")
+    ap.add_argument("root", type=Path, help="an empty or new directory")
+    ap.add_argument("--pods", type=int, default=50)
+    ap.add_argument("--per-pod", type=int, default=4, help="workload containers per pod")
+    ap.add_argument("--driver", choices=("systemd", "cgroupfs"), default="systemd")
+    a = ap.parse_args(argv)
+    a.root.mkdir(parents=True, exist_ok=True)
+    node = host_root(a.root, a.pods, a.per_pod, a.driver)
+    print(f"{a.root}: {len(node.pods)} pods, {len(node.workloads)} containers "
+          f"(+{len(node.sandboxes)} sandboxes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -55,6 +55,8 @@ class Config:
     mountpoints_exclude: list[str]
     fs_types_include: list[str]
     fs_types_exclude: list[str]
+    namespaces_include: list[str]
+    namespaces_exclude: list[str]
     health_address: str
     log_level: str
     log_format: str

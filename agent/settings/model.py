@@ -132,6 +132,11 @@ class Settings(BaseSettings):
                                         "globs to keep")
     fs_types_exclude: CommaList = Field(default_factory=lambda: list(DEFAULT_FS_TYPES_EXCLUDE),
                                         description="Filesystem type globs to drop")
+    namespaces_include: CommaList = Field(default_factory=list, description="Kubernetes "
+                                          "namespace globs whose pods and containers to keep "
+                                          "(empty: all; set, it drops containers outside pods)")
+    namespaces_exclude: CommaList = Field(default_factory=list, description="Kubernetes "
+                                          "namespace globs whose pods and containers to drop")
     # operation
     health_address: str = Field("127.0.0.1:13133", description="host:port of the health "
                                 "endpoint; empty disables it")

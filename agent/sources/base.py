@@ -69,6 +69,16 @@ class Metric:
     start: Start | None = None
 
 
+def exported(m: Metric, config: Config) -> bool:
+    """Whether a row is exported under `config`: on by default or asked for, not turned off,
+    of the schema chosen and from a source that runs (the catalog selects with this; a source
+    may ask it to read only what its exported rows need)."""
+    schemas = ("semconv", "adk") if config.metric_schema == "both" else (config.metric_schema,)
+    return (m.schema in schemas and m.source in config.sources
+            and m.name not in config.metrics_disabled
+            and (m.enabled or m.name in config.metrics_enabled))
+
+
 @dataclass(frozen=True)
 class Context:
     """What a source is given; built once at start-up."""

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,19 @@ from agent.config.plain import Config
 from agent.settings import load_config
 from agent.sources import SOURCES
 from agent.sources.base import Context, Source
-from tests.paths import HOSTROOT
+from tests.paths import FIXTURES, HOSTROOT
 
 Points = dict[tuple[tuple[str, Any], ...], float]
 # The fixture's loop device and pseudo filesystems are filtered as a user would.
 FIXTURE_FILTERS = {"disks_exclude": "loop*", "fs_types_exclude": "proc,tmpfs,overlay"}
+
+
+def node_root(dst: Path, fixture: str) -> Path:
+    """The fixture host root with a node's cgroup tree and kubelet logs on top
+    (tests/fixtures/cgroup-*). The kubelet's links are absolute, as on a node: copied as links."""
+    shutil.copytree(HOSTROOT, dst, symlinks=True)
+    shutil.copytree(FIXTURES / fixture, dst, symlinks=True, dirs_exist_ok=True)
+    return dst
 
 
 def config(root: Path | str = HOSTROOT, **overrides: Any) -> Config:

@@ -148,8 +148,10 @@ def test_the_health_figures_of_every_source_after_a_cycle() -> None:
     assert agent.figures()["memory"] is None  # nothing read yet: nothing made up
     agent.collect()
     figures = agent.figures()
-    assert set(figures) == {"cpu", "memory", "swap", "load", "network", "disk", "process"}
-    assert None not in (figures["memory"], figures["swap"], figures["load"], figures["network"])
+    assert set(figures) == {"cpu", "memory", "swap", "load", "network", "disk", "process",
+                            "pressure", "containers"}
+    assert None not in (figures["memory"], figures["swap"], figures["load"], figures["network"],
+                        figures["pressure"])
     assert set(figures["disk"]) == {"read_bytes", "write_bytes", "usage"}  # two sources share
 
 
@@ -170,3 +172,38 @@ def test_each_sum_starts_on_its_declared_clock(root: Path,
     starts = agent_for(root).starts()
     assert "system.cpu.time" not in starts.fixed  # the SDK's start, said once
     assert "boot time unknown" in caplog.text and "Traceback" not in caplog.text
+
+
+def test_series_that_went_away_are_forgotten_not_folded_into_an_overflow() -> None:
+    """The SDK keeps every attribute set an observable instrument ever reported and, past 2000
+    of them, folds new ones into `otel.metric.overflow`: containers that come and go would get
+    there. The agent drops the series a cycle did not observe."""
+    from opentelemetry.sdk.metrics.export import MetricExportResult
+
+    agent = Agent(config(HOSTROOT, sources="load", interval="3600s"))
+    n = 0
+    bound = next(b for b in agent.bound if b.metric.name == "system.cpu.load_average.1m")
+    bound.observer = lambda: [(1.0, {"container.id": f"c{n}"}), (2.0, {"container.id": "kept"})]
+    agent.start()
+    exported: list[object] = []
+
+    def export(data: object, *a: object, **k: object) -> MetricExportResult:
+        exported[:] = [data]
+        return MetricExportResult.SUCCESS
+
+    assert agent.reader is not None
+    agent.reader._exporter.export = export  # type: ignore[method-assign]
+    try:
+        for n in range(2100):  # noqa: B007 - the observer reads it
+            agent.reader.collect()
+        (data,) = exported
+        (metric,) = [m for rm in data.resource_metrics for sm in rm.scope_metrics  # type: ignore
+                     for m in sm.metrics if m.name == "system.cpu.load_average.1m"]
+        assert {p.attributes["container.id"]: p.value for p in metric.data.data_points} == {
+            "c2099": 1.0, "kept": 2.0}  # no otel.metric.overflow
+        storage = agent.provider._measurement_consumer._reader_storages[  # type: ignore
+            agent.reader]._instrument_view_instrument_matches[bound.instrument]
+        # memory stays flat: the live series, and those gone since the last cycle until the next
+        assert [len(m._attributes_aggregation) for m in storage] == [3]
+    finally:
+        agent.shutdown(timeout=1)

@@ -1,13 +1,12 @@
 """cgroup v2 reading against fixture trees whose values are known: both kubelet cgroup drivers,
 containerd, CRI-O and docker names, sandboxes, a vanished container, hybrid, v1-only and
-container-less hosts, and a generated 200-container node."""
+container-less hosts, and a generated 200-container node. A real cgroup with a process burning
+CPU in it: tests/e2e/test_real_cgroup.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -417,56 +416,3 @@ def test_read_memory_stat_alone(tmp_path: Path) -> None:
     cgroup_tree.write_cgroup(tmp_path / "cg", 8)
     st = cgroup.read(str(tmp_path / "cg"), {MEMORY_STAT})
     assert st is not None and st.rss == 4 * MIB and st.memory_current is None
-
-
-# --- a real cgroup ----------------------------------------------------------------------------
-
-BURN = ("import sys, time\n"
-        "sys.stdin.readline()  # moved into the cgroup: now burn\n"
-        "start = time.thread_time()\n"
-        "while time.thread_time() - start < 0.3:\n"
-        "    pass\n")
-
-
-def test_a_real_container_cgroup_sees_its_cpu_time_grow() -> None:
-    """A container-shaped cgroup in this machine's own cgroup v2 tree (kept apart from anything
-    real under a directory of its own), a child burning 0.3 s of CPU in it."""
-    h = find_hierarchy("/")
-    if h.path is None:
-        pytest.skip(h.message)
-    base = Path(h.path) / f"adk-agent-test-{os.getpid()}"
-    pod = base / "kubepods.slice/kubepods-besteffort.slice" \
-        / "kubepods-besteffort-pod0a1b2c3d_4e5f_4a6b_8c7d_9e0f1a2b3c4d.slice"
-    ctr = pod / f"cri-containerd-{'5e' * 32}.scope"
-    try:
-        ctr.mkdir(parents=True)
-    except OSError as exc:  # read-only (a container), or not ours to write
-        pytest.skip(f"no writable cgroup v2 tree here: {exc}")
-    child = subprocess.Popen([sys.executable, "-c", BURN], stdin=subprocess.PIPE, text=True)
-    try:
-        try:
-            (ctr / "cgroup.procs").write_text(f"{child.pid}\n")
-        except OSError as exc:  # a delegation boundary: this process may not move there
-            pytest.skip(f"cannot move a process into {ctr}: {exc}")
-        assert child.stdin is not None
-        child.stdin.write("go\n")
-        child.stdin.close()
-        assert child.wait(timeout=60) == 0
-        s = cgroup.Walker(str(base)).scan()
-        assert [(p.uid, p.qos) for p in s.pods] == [
-            ("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "besteffort")]
-        assert [(c.id, c.runtime) for c in s.containers] == [("5e" * 32, "containerd")]
-        st = cgroup.read(s.containers[0].path)
-        assert st is not None and st.cpu is not None and st.cpu.usage_us is not None
-        assert st.cpu.usage_us >= 250_000  # the child's 0.3 s, charged to its cgroup
-        pod_st = cgroup.read(s.pods[0].path)
-        assert pod_st is not None and pod_st.cpu is not None
-        assert pod_st.cpu.usage_us is not None and pod_st.cpu.usage_us >= st.cpu.usage_us
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        for d in (ctr, *ctr.parents):  # empty now: the child has exited
-            if d == base.parent:
-                break
-            d.rmdir()
