@@ -117,21 +117,22 @@ def once(settings: Any, fmt: str) -> int:
     from agent.pipeline import Agent
 
     try:
-        agent = Agent(settings.to_config().replace(exporter="none"))
+        # the points as a cumulative export would carry them (a delta needs two intervals)
+        agent = Agent(settings.to_config().replace(exporter="none", temporality="cumulative"))
     except (ValueError, OSError) as exc:
         return _fail(str(exc).splitlines()[0])
     agent.collect()  # primes the figures that are rates over a cycle (utilization)
     time.sleep(0.5)
-    result = agent.collect()
+    result = agent.points()
     if fmt == "json":
-        out = [{"name": b.metric.name, "kind": str(b.metric.kind), "unit": b.metric.unit,
-                "points": [{"attributes": dict(a), "value": v} for v, a in result[b.metric.name]]}
-               for b in agent.bound]
+        out = [{"name": m.name, "kind": str(m.kind), "unit": m.unit,
+                "points": [{"attributes": dict(p.attrs), "value": p.value} for p in points]}
+               for m, points in result]
         print(json.dumps({"metrics": out}, indent=1))
         return 0
     from agent import present
 
-    for line in present.points((b.metric.name, b.metric.unit, result[b.metric.name])
-                               for b in agent.bound):
+    for line in present.points((m.name, m.unit, [(p.value, p.attrs) for p in points])
+                               for m, points in result):
         print(line)
     return 0

@@ -1,9 +1,16 @@
-"""The agent: config -> sources -> instruments -> reader -> exporter; start and stop.
+"""The agent: config -> sources -> observations -> series -> OTLP request -> exporter.
 
-The pipeline owns the collection cycle and its schedule: every collection the SDK's reader
-makes (periodic, the first one at start-up, the last one at shutdown, `once`) opens a new
-cycle, so each source reads afresh and reads at most once within it. It also measures the
-sources from above (time and errors per source, into Telemetry) for whatever reports them.
+The pipeline owns the collection cycle and its schedule: every collection (the first one at
+start-up, the periodic ones, the last one at shutdown, `once`) opens a new cycle, so each source
+reads afresh and reads at most once within it. It measures the sources from above (time and
+errors per source, into Telemetry) for whatever reports them.
+
+It does not use the OpenTelemetry SDK's metrics pipeline: what the sources observe is already
+a total since its count began or a level, read once per cycle, so there is nothing to
+aggregate; the SDK's pass over each point (attributes cleaned, hashed and aggregated, then
+collected into MetricsData) cost four times the agent's own reads and encoding together, and
+it keeps every attribute set ever seen. agent/export/series.py keeps what each series needs
+(its start, its last value for delta, the cap) and forgets the ones that went.
 """
 
 from __future__ import annotations
@@ -11,35 +18,30 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-
-from opentelemetry.metrics import CallbackOptions, Instrument, Observation
-from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider, MetricsTimeoutError
-from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
 from agent import DISTRO_NAME, __version__
 from agent.catalog import select
 from agent.config.plain import Config
-from agent.export.encoding import Starts
-from agent.export.exporter import QueuedExporter, build_exporter
+from agent.export.encoding import Encoder
+from agent.export.exporter import ConsoleExporter, QueuedExporter, build_exporter
+from agent.export.series import Clocks, Point, SeriesTable
 from agent.host.resource import build_resource
-from agent.series import Forgetter
 from agent.sources import SOURCES
-from agent.sources.base import Context, Kind, Metric, Obs, Observer, Source, Start
+from agent.sources.base import Context, Metric, Obs, Observer, Source
 from agent.telemetry import NAME as TELEMETRY
 from agent.telemetry import Reporter, Telemetry, describe
 
 log = logging.getLogger("agent")
-CREATION_TIME = "process.creation.time"  # where a process's point says when it began
 
 
 @dataclass
 class Bound:
     metric: Metric
     observer: Observer
-    instrument: Instrument | None = None  # once started
 
 
 def phase(identity: str, interval: float) -> float:
@@ -66,50 +68,45 @@ def next_due(due: float, interval: float, now: float) -> float:
     return due
 
 
-class CycleReader(PeriodicExportingMetricReader):
-    """The SDK's periodic reader, with each collection a collection cycle (`opened` before the
-    instruments are observed, `done` after), on a schedule of its own.
+class Schedule:
+    """The collection thread: cycles at the agent's own phase of the interval, on a fixed
+    period, until stopped.
 
     A fleet restarted at once (a cluster upgrade, a power event) would otherwise push in
     lockstep. As Prometheus offsets each target's scrapes by a hash of the target, the first
-    periodic collection comes `first_delay` seconds from now (at the agent's own phase of the
-    interval), and after it the period is fixed: each cycle is due one interval after the
-    previous one was due (the SDK's reader sleeps a whole interval after each collection, so
-    its cycles drift later by the collection's duration)."""
+    periodic cycle comes `first_delay` seconds from now (the agent's own phase of the
+    interval) and after it each cycle is due one interval after the previous one was due, so
+    the cycles do not drift later by the collection's duration."""
 
-    def __init__(self, exporter: MetricExporter, interval: float, timeout: float,
-                 first_delay: float, opened: Callable[[], object],
-                 done: Callable[[], object]) -> None:
-        self._opened, self._done = opened, done
-        # Set before the base class starts the collection thread, which reads it.
+    def __init__(self, cycle: Callable[[], object], interval: float,
+                 first_delay: float) -> None:
+        self._cycle = cycle
+        self._interval = interval
         self._due = time.monotonic() + first_delay
-        super().__init__(exporter, export_interval_millis=interval * 1000,
-                         export_timeout_millis=timeout * 1000)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="adk-collect", daemon=True)
 
-    def collect(self, timeout_millis: float = 10_000) -> None:
-        self._opened()
-        try:
-            super().collect(timeout_millis=timeout_millis)
-        finally:
-            self._done()
+    def start(self) -> None:
+        self.thread.start()
 
-    def _ticker(self) -> None:
-        interval = self._export_interval_millis / 1e3
-        while not self._shutdown_event.wait(max(0.0, self._due - time.monotonic())):
+    def _run(self) -> None:
+        while not self._stop.wait(max(0.0, self._due - time.monotonic())):
             try:
-                self.collect(timeout_millis=self._export_timeout_millis)
-            except MetricsTimeoutError:
-                log.warning("metric collection timed out; trying again at the next cycle")
-            self._due = next_due(self._due, interval, time.monotonic())
-        # one last collection and export before shutting down, as the SDK's reader does
-        try:
-            self.collect(timeout_millis=self._export_interval_millis)
-        except MetricsTimeoutError:
-            log.warning("final metric collection timed out")
+                self._cycle()
+            except Exception as exc:  # a bug must not end the collection thread
+                log.warning("collection failed: %s", describe(exc))
+            self._due = next_due(self._due, self._interval, time.monotonic())
+
+    def stop(self, timeout: float) -> None:
+        """Wait out a cycle in progress (at most `timeout`), then no more."""
+        self._stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
 
 
 class Agent:
-    """Owns the sources and, once started, the MeterProvider that exports their metrics."""
+    """Owns the sources, the series they feed and, once started, the collection thread and
+    the exporter."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -120,46 +117,54 @@ class Agent:
         observers = {name: src.observers() for name, src in self.sources.items()}
         observers[TELEMETRY] = Reporter(self.telemetry, config.sources).observers()
         self.bound = [Bound(m, observers[m.source][m.name]) for m in select(config)]
-        self.capped: set[str] = set()  # metrics already warned about the series cap
-        self.provider: MeterProvider | None = None
-        self.exporter: QueuedExporter | None = None
-        self.reader: CycleReader | None = None
-        self.forget: Forgetter | None = None  # drops the SDK's series a cycle did not observe
         self.started = time.monotonic()
         self.started_ns = time.time_ns()  # the start of the agent's own counts
-        self.last_collect: float | None = None  # when a callback last ran (liveness)
+        self.series = SeriesTable([b.metric for b in self.bound], self.clocks(),
+                                  delta=config.temporality == "delta", cap=config.max_series)
+        self.exporter: QueuedExporter | None = None
+        self.output: QueuedExporter | ConsoleExporter | None = None
+        self.encoder: Encoder | None = None
+        self.schedule: Schedule | None = None
+        self.last_collect: float | None = None  # when a cycle last ran (liveness)
         self.stopping = False
+        self._lock = threading.Lock()  # one cycle at a time
 
-    def observe(self, bound: Bound) -> list[Obs]:
-        """One metric's observations for this cycle; a failing source yields none."""
+    def clocks(self) -> Clocks:
+        """When counts began: the host's boot time (read once, now) and the agent's start."""
+        try:
+            boot: int | None = round(self.context.read.boot_time() * 1e9)
+        except Exception as exc:
+            log.warning("boot time unknown (%s): host counters start at the agent's start",
+                        describe(exc))
+            boot = None
+        return Clocks(boot=boot, agent=self.started_ns)
+
+    def observe(self, bound: Bound) -> list[Obs] | None:
+        """One metric's observations for this cycle; None when its source failed."""
         source = bound.metric.source
         started = time.perf_counter()
         try:
             out = list(bound.observer())
         except Exception as exc:
             self.telemetry.failed(source, bound.metric.name, exc)
-            return []
+            return None
         finally:
             self.telemetry.timed(source, time.perf_counter() - started)
         self.telemetry.ok(source, bound.metric.name)
-        if len(out) > self.config.max_series:
-            if bound.metric.name not in self.capped:
-                self.capped.add(bound.metric.name)
-                log.warning("%s has %d series, more than ADK_AGENT_MAX_SERIES=%d: the rest are "
-                            "dropped (narrow it with the include/exclude filters)",
-                            bound.metric.name, len(out), self.config.max_series)
-            del out[self.config.max_series:]
-        if self.forget is not None and bound.instrument is not None:
-            self.forget(bound.instrument, out)
         return out
 
-    def collect(self) -> dict[str, list[Obs]]:
-        """One collection cycle without exporting (for `once`)."""
+    def collect(self) -> dict[str, list[Obs] | None]:
+        """One collection cycle: every metric's observations, by name."""
         self.context.cycle.open()
         try:
             return {b.metric.name: self.observe(b) for b in self.bound}
         finally:
             self.telemetry.cycle_done()
+            self.last_collect = time.monotonic()
+
+    def points(self) -> list[tuple[Metric, list[Point]]]:
+        """One collection cycle as the points that go out (for `once`: cumulative)."""
+        return self.series.points(self.collect(), time.time_ns())
 
     def figures(self) -> dict[str, object]:
         """The sources' parts of the health document, from the last cycle's reads."""
@@ -173,71 +178,56 @@ class Agent:
                     out[section] = value
         return out
 
-    def starts(self) -> Starts:
-        """When the count of each Sum began, from the clock its catalog row declares: the
-        host's boot time (read once, now), each point's process.creation.time, the agent's
-        start."""
-        clocks: dict[Start, int] = {Start.AGENT: self.started_ns}
-        try:
-            clocks[Start.BOOT] = round(self.context.read.boot_time() * 1e9)
-        except Exception as exc:  # then the SDK's: the agent's first collection
-            log.warning("boot time unknown (%s): host counters start at the first collection",
-                        describe(exc))
-        sums = [b.metric for b in self.bound if b.metric.kind is not Kind.GAUGE]
-        return Starts(
-            fixed={m.name: clocks[m.start] for m in sums if m.start in clocks},
-            attribute={m.name: CREATION_TIME for m in sums if m.start is Start.PROCESS},
-            since=self.started_ns)
-
-    def _callback(self, bound: Bound) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        def callback(options: CallbackOptions) -> Iterable[Observation]:
-            self.last_collect = time.monotonic()
-            return [Observation(v, a) for v, a in self.observe(bound)]
-        return callback
-
     def start(self) -> None:
+        """The exporter, and the collection thread at this agent's phase of the interval."""
         s = self.config
-        exporter = build_exporter(s, self.starts())
-        if isinstance(exporter, QueuedExporter):
-            self.exporter = exporter
-            self.telemetry.export = exporter
         resource = build_resource(s, self.context.host)
-        # The first periodic cycle at this agent's own phase of the interval, at least half an
-        # interval after the first export (which runner.py makes at once).
-        identity = str(resource.attributes.get("service.instance.id", ""))
-        delay = first_delay(phase(identity, s.interval), s.interval, time.time(),
-                            min_gap=s.interval / 2)
-        self.reader = CycleReader(exporter, s.interval, s.export_timeout, delay,
-                                  opened=self.context.cycle.open,
-                                  done=self.telemetry.cycle_done)
-        # Exemplars tie measurements to traces; observations of the host have none, and
-        # sampling for them costs every point of every cycle.
-        self.provider = MeterProvider(resource=resource,
-                                      metric_readers=[self.reader],
-                                      exemplar_filter=AlwaysOffExemplarFilter())
-        meter = self.provider.get_meter(DISTRO_NAME, __version__)
-        factory = {Kind.COUNTER: meter.create_observable_counter,
-                   Kind.UPDOWN: meter.create_observable_up_down_counter,
-                   Kind.GAUGE: meter.create_observable_gauge}
-        self.instruments: list[Instrument] = []
-        for b in self.bound:
-            b.instrument = factory[b.metric.kind](b.metric.name, callbacks=[self._callback(b)],
-                                                  unit=b.metric.unit,
-                                                  description=b.metric.description)
-            self.instruments.append(b.instrument)
-        self.forget = Forgetter(self.provider, self.reader)
+        self.encoder = Encoder(resource, (DISTRO_NAME, __version__),
+                               delta=s.temporality == "delta")
+        self.output = build_exporter(s)
+        if isinstance(self.output, QueuedExporter):
+            self.exporter = self.output
+            self.telemetry.export = self.output
+        # The first periodic cycle at least half an interval after the first export (which
+        # runner.py asks for at once, collect_now).
+        delay = first_delay(phase(resource.get("service.instance.id", ""), s.interval),
+                            s.interval, time.time(), min_gap=s.interval / 2)
+        self.schedule = Schedule(self.export_cycle, s.interval, delay)
+        self.schedule.start()
+
+    def export_cycle(self) -> None:
+        """One collection, encoded and handed to the exporter (which never blocks)."""
+        with self._lock:
+            observed = self.collect()
+            now = time.time_ns()
+            points = self.series.points(observed, now)
+            if self.encoder is not None and self.output is not None:
+                request = self.encoder.encode(points, now)
+                self.output.export(request, self.encoder.points)
 
     def collect_now(self) -> None:
-        """One collection and export outside the reader's schedule (at start-up)."""
-        if self.reader is not None:
-            try:
-                self.reader.collect()
-            except Exception as exc:  # the regular cycles will try again
-                log.warning("first collection failed: %s", describe(exc))
+        """One collection and export outside the schedule (at start-up)."""
+        try:
+            self.export_cycle()
+        except Exception as exc:  # the regular cycles will try again
+            log.warning("first collection failed: %s", describe(exc))
+
+    def alive(self) -> bool:
+        """Whether the collection thread runs (before start-up and while stopping: yes)."""
+        return self.schedule is None or self.stopping or self.schedule.thread.is_alive()
 
     def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop the reader; it runs one last collection and export before it returns."""
+        """Stop the cycles, make one last collection and export, and deliver what is queued
+        within what is left of `timeout`."""
         self.stopping = True
-        if self.provider is not None:
-            self.provider.shutdown(timeout_millis=timeout * 1000)
-            self.provider = None
+        deadline = time.monotonic() + timeout
+        if self.schedule is not None:
+            self.schedule.stop(timeout)
+            self.schedule = None
+            try:
+                self.export_cycle()
+            except Exception as exc:
+                log.warning("final collection failed: %s", describe(exc))
+        if self.output is not None:
+            self.output.shutdown(max(deadline - time.monotonic(), 0.0))
+            self.output = None

@@ -64,11 +64,16 @@ def points(metrics: Iterable[tuple[str, str, list[tuple[float | int, Mapping[str
     value_width = max((len(r[0]) for r in rows), default=0)
     human_width = max((len(r[1]) for r in rows), default=0)
     out = []
+    empty = [name for name, _, group in groups if not group]
     for name, unit, group in groups:
-        out.append(f"{name} ({unit})" if group else f"{name} ({unit}): no points")
+        if not group:
+            continue
+        out.append(f"{name} ({unit})")
         for value, person, attrs in group:
             out.append(f"  {value.rjust(value_width)}  {person.ljust(human_width)}  {attrs}"
                        .rstrip())
+    if empty:  # a source with nothing to report here (no containers, no swap...)
+        out.append(f"no points this cycle: {', '.join(empty)}")
     return out
 
 

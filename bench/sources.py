@@ -2,9 +2,9 @@
 
   per source  CPU µs per collection cycle of each source's observers (default configuration),
               timed with time.thread_time around agent.observe(bound), a new collection
-              cycle opened before each; then the whole in-process cycle: the SDK's collection
-              and aggregation (reader.collect() less the observers), OTLP encoding and protobuf
-              serialisation;
+              cycle opened before each; then the whole in-process cycle: observers, series
+              (agent/export/series.py), OTLP encoding and protobuf serialisation, beside what
+              the OpenTelemetry SDK's metrics pipeline and encoder cost for the same points;
   scaling     the cycle with 1, 10 and 100 `pid:N` process targets (sleeping children this
               script spawns): the process source alone and the whole cycle, per series;
   sockets     counting TCP/UDP sockets by state: psutil.net_connections("inet") against
@@ -47,18 +47,20 @@ for _key in [k for k in os.environ if k.startswith(("ADK_AGENT_", "OTEL_"))]:
 
 from entry import run_main  # noqa: E402
 from node import loopback_sockets, sleepers  # noqa: E402
-from opentelemetry.sdk.metrics.export import (  # noqa: E402
-    MetricExporter,
-    MetricExportResult,
-    MetricsData,
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import (  # noqa: E402
+    encode_metrics,
 )
+from opentelemetry.metrics import CallbackOptions, Observation  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
 
 from agent.catalog import BY_NAME, SOURCE_NAMES  # noqa: E402
 from agent.config.plain import Config  # noqa: E402
 from agent.export.encoding import Encoder  # noqa: E402
 from agent.host import procfs, sockdiag, sockstat  # noqa: E402
-from agent.pipeline import Agent, Bound  # noqa: E402
+from agent.pipeline import Agent  # noqa: E402
 from agent.settings import load_config  # noqa: E402
+from agent.sources.base import Kind  # noqa: E402
 from tests import cgroup_tree  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -89,81 +91,65 @@ def per_source(rounds: int) -> dict[str, float]:
     return {k: round(v / rounds * 1e6, 1) for k, v in spent.items()}
 
 
-class Capture(MetricExporter):
-    """Keeps the last MetricsData the reader hands over (in place of a network exporter)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.data: MetricsData | None = None
-
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
-               **kwargs: object) -> MetricExportResult:
-        self.data = metrics_data
-        return MetricExportResult.SUCCESS
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return True
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
-        pass
-
-
 class Cycle:
-    """A started agent whose cycles are run by hand: reader.collect() opens a cycle, calls
-    every instrument's callback in this thread, aggregates, and hands the batch to the
-    exporter; then the batch is encoded to OTLP and serialised as the gRPC sender would."""
+    """An agent whose cycles are run by hand, as its collection thread runs them: the
+    observers, the series (starts, cap, forgetting), the OTLP encoding, the serialisation the
+    sender does; and, for reference, what the OpenTelemetry SDK's metrics pipeline (observable
+    instruments, its reader and encoder) costs for the very same observations."""
 
     def __init__(self, cfg: Config) -> None:
         self.agent = Agent(cfg)
-        self.agent.start()
-        self.capture = Capture()
-        assert self.agent.reader is not None
-        self.agent.reader._exporter = self.capture  # the "none" exporter, swapped for ours
-        self.observers = 0.0
-        observe = self.agent.observe
+        self.encoder = Encoder({"service.name": "bench"}, ("adk-agent", "bench"))
+        self.observed: dict[str, list[Any]] = {}
+        reader = InMemoryMetricReader()
+        meter = MeterProvider(metric_readers=[reader]).get_meter("adk-agent", "bench")
+        make = {Kind.COUNTER: meter.create_observable_counter,
+                Kind.UPDOWN: meter.create_observable_up_down_counter,
+                Kind.GAUGE: meter.create_observable_gauge}
+        for b in self.agent.bound:
+            def callback(_o: CallbackOptions, name: str = b.metric.name) -> list[Observation]:
+                return [Observation(v, a) for v, a in self.observed.get(name) or ()]
+            make[b.metric.kind](b.metric.name, callbacks=[callback], unit=b.metric.unit)
+        self.sdk = reader
 
-        def timed(bound: Bound) -> Any:
-            t = CPU()
-            try:
-                return observe(bound)
-            finally:
-                self.observers += CPU() - t
-
-        self.agent.observe = timed  # type: ignore[method-assign]
-        self.encoder = Encoder()
-
-    def once(self) -> tuple[float, float, float, float, int]:
-        """(observers, SDK collect, encode, serialise) CPU seconds, and points, of one cycle."""
-        assert self.agent.reader is not None
-        self.observers = 0.0
+    def once(self, reference: bool = True) -> tuple[float, float, float, float, float, int]:
+        """(observers, series, encode, serialise, SDK path) CPU seconds, and points, of one
+        cycle; `reference`: also time the SDK's path for the same observations."""
         t0 = CPU()
-        self.agent.reader.collect()
+        observed = self.agent.collect()
         t1 = CPU()
-        request = self.encoder.encode(self.capture.data)  # the agent's own encoder
+        now = time.time_ns()
+        points = self.agent.series.points(observed, now)
         t2 = CPU()
-        request.SerializeToString()
+        request = self.encoder.encode(points, now)
         t3 = CPU()
-        points = sum(len(getattr(m, m.WhichOneof("data")).data_points)
-                     for rm in request.resource_metrics for sm in rm.scope_metrics
-                     for m in sm.metrics)
-        return self.observers, t1 - t0 - self.observers, t2 - t1, t3 - t2, points
+        request.SerializeToString()
+        t4 = CPU()
+        if reference:
+            self.observed = {k: v or [] for k, v in observed.items()}
+            encode_metrics(self.sdk.get_metrics_data())
+        t5 = CPU()
+        return t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, self.encoder.points
 
     def run(self, rounds: int) -> dict[str, float]:
         for _ in range(3):
             self.once()
-        total = [0.0, 0.0, 0.0, 0.0]
+        total = [0.0] * 5
         points = 0
         for _ in range(rounds):
             *parts, points = self.once()
             total = [a + b for a, b in zip(total, parts, strict=True)]
         us = [x / rounds * 1e6 for x in total]
+        ours = sum(us[:4])
         return {"points": points, "observers_us": round(us[0], 1),
-                "sdk_collect_us": round(us[1], 1), "encode_us": round(us[2], 1),
-                "serialize_us": round(us[3], 1),
-                "total_us": round(sum(us), 1), "us_per_point": round(sum(us) / points, 2)}
+                "series_us": round(us[1], 1), "encode_us": round(us[2], 1),
+                "serialize_us": round(us[3], 1), "total_us": round(ours, 1),
+                "us_per_point": round(ours / points, 2),
+                "sdk_path_us": round(us[4], 1),  # the SDK's pipeline and encoder instead
+                "sdk_path_us_per_point": round(us[4] / points, 2)}
 
     def stop(self) -> None:
-        self.agent.shutdown(timeout=1)
+        pass
 
 
 def whole_cycle(rounds: int, **flags: Any) -> dict[str, float]:
@@ -300,7 +286,7 @@ def profile(rounds: int, path: Path) -> str:
         prof = cProfile.Profile(CPU)
         prof.enable()
         for _ in range(rounds):
-            cycle.once()
+            cycle.once(reference=False)
         prof.disable()
     finally:
         cycle.stop()
@@ -322,9 +308,11 @@ def report(r: dict[str, Any]) -> str:
     lines.append(f"  {'all':<11}{sum(r['per_source_us'].values()):>8.1f}")
     w = r["whole_cycle"]
     lines.append(f"\nwhole in-process cycle, {w['points']} points: observers {w['observers_us']}"
-                 f" + SDK collect {w['sdk_collect_us']} + OTLP encode {w['encode_us']} + "
+                 f" + series {w['series_us']} + OTLP encode {w['encode_us']} + "
                  f"serialise {w['serialize_us']} = {w['total_us']} µs "
-                 f"({w['us_per_point']} µs/point)")
+                 f"({w['us_per_point']} µs/point); the SDK's metrics pipeline and encoder for "
+                 f"the same observations: {w['sdk_path_us']} µs "
+                 f"({w['sdk_path_us_per_point']} µs/point)")
     lines.append("\nscaling with process targets (sleeping children):")
     lines.append("  targets | process source: series, µs, µs/series | whole cycle: points, µs, "
                  "µs/point, marginal µs per added point")

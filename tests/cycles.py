@@ -2,8 +2,9 @@
 thread, the chosen client) and counted at the receiver, to check that every cycle arrives
 exactly once whatever the path does in between.
 
-A cycle is one SDK MetricsData: `metrics` gauges named `test.cycle.<m>`, each with `points`
-data points whose time is the cycle number; `pad` bytes of attribute per point make it large.
+A cycle is one request as the agent encodes it: `metrics` gauges named `test.cycle.<m>`, each
+with `points` data points whose time is the cycle number; `pad` bytes of attribute per point
+make it large.
 """
 
 from __future__ import annotations
@@ -13,42 +14,47 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry.sdk.metrics.export import (
-    Gauge,
-    Metric,
-    MetricsData,
-    NumberDataPoint,
-    ResourceMetrics,
-    ScopeMetrics,
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
 )
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from agent.export.encoding import Encoder
 from agent.export.exporter import QueuedExporter
+from agent.export.series import Point
 from agent.settings import load_config
+from agent.sources.base import Kind, Metric
 from tests.harness import wait_until
-from tests.otlp_receiver import Point
+from tests.otlp_receiver import Point as Arrived
 
-RESOURCE = Resource({"service.name": "cycles"})
-SCOPE = InstrumentationScope("tests.cycles")
+RESOURCE = {"service.name": "cycles"}
+SCOPE = ("tests.cycles", "")
 
 
-def cycle(n: int, metrics: int = 2, points: int = 10, pad: int = 0) -> MetricsData:
+def cycle(n: int, metrics: int = 2, points: int = 10, pad: int = 0,
+          huge: tuple[int, int, int] | None = None) -> ExportMetricsServiceRequest:
+    """Cycle `n` as the agent's encoder writes it; `huge`: (metric, point, bytes) of one
+    point padded on its own."""
     filler = "x" * pad
-    return MetricsData([ResourceMetrics(RESOURCE, [ScopeMetrics(SCOPE, [
-        Metric(f"test.cycle.{m}", None, "1", Gauge([
-            NumberDataPoint({"i": i, "pad": filler} if pad else {"i": i}, 0, n, i)
-            for i in range(points)]))
-        for m in range(metrics)], "")], "")])
+    out = []
+    for m in range(metrics):
+        metric = Metric(f"test.cycle.{m}", Kind.GAUGE, "1", "")
+        observed = []
+        for i in range(points):
+            attrs: dict[str, str | int] = {"i": i, "pad": filler} if pad else {"i": i}
+            if huge is not None and (m, i) == huge[:2]:
+                attrs = {"i": i, "pad": "y" * huge[2]}
+            observed.append(Point(i, attrs))
+        out.append((metric, observed))
+    return Encoder(RESOURCE, SCOPE).encode(out, n)
 
 
-def arrivals(points: Iterable[Point]) -> Counter[tuple[int, str, int]]:
+def arrivals(points: Iterable[Arrived]) -> Counter[tuple[int, str, int]]:
     """How often each (cycle, metric, point index) arrived."""
     return Counter((p.time_unix_nano, p.name, int(p.attributes["i"])) for p in points
                    if p.name.startswith("test.cycle."))
 
 
-def exactly_once(points: Iterable[Point], cycles: Iterable[int], metrics: int,
+def exactly_once(points: Iterable[Arrived], cycles: Iterable[int], metrics: int,
                  per_metric: int) -> list[str]:
     """What is wrong with the arrivals (missing or repeated points), empty when each point of
     each cycle arrived once."""
@@ -70,12 +76,18 @@ def exporter(endpoint: str, **settings: Any) -> Iterator[QueuedExporter]:
     try:
         yield exp
     finally:
-        exp.shutdown(timeout_millis=2000)
+        exp.shutdown(timeout=2.0)
 
 
 def push(exp: QueuedExporter, cycles: Iterable[int], **shape: int) -> None:
     for n in cycles:
-        exp.export(cycle(n, **shape))
+        request = cycle(n, **shape)
+        exp.export(request, count(request))
+
+
+def count(request: ExportMetricsServiceRequest) -> int:
+    return sum(len(m.gauge.data_points) for rm in request.resource_metrics
+               for sm in rm.scope_metrics for m in sm.metrics)
 
 
 def drained(exp: QueuedExporter, timeout: float = 30) -> bool:

@@ -14,40 +14,14 @@ from pathlib import Path
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
-from opentelemetry.sdk.metrics import (
-    Counter,
-    Histogram,
-    ObservableCounter,
-    ObservableGauge,
-    ObservableUpDownCounter,
-    UpDownCounter,
-)
-from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
-    ConsoleMetricExporter,
-    MetricExporter,
-    MetricExportResult,
-    MetricsData,
-)
 
 from agent.config.endpoint import scrub, shown
 from agent.config.plain import Config
-from agent.export.encoding import Encoder, Starts
 from agent.export.outbox import Outbox, count_points
 from agent.export.splitting import describe, halves
 from agent.export.transport import Outcome, Sender, build_sender
 
 log = logging.getLogger("agent.export")
-
-D, C = AggregationTemporality.DELTA, AggregationTemporality.CUMULATIVE
-TEMPORALITY: dict[str, dict[type, AggregationTemporality]] = {
-    "cumulative": {},
-    "delta": {Counter: D, ObservableCounter: D, Histogram: D, UpDownCounter: C,
-              ObservableUpDownCounter: C, ObservableGauge: C},
-    "lowmemory": {Counter: D, Histogram: D, ObservableCounter: C, UpDownCounter: C,
-                  ObservableUpDownCounter: C, ObservableGauge: C},
-}
-
 
 @dataclass
 class ExportStatus:
@@ -64,18 +38,14 @@ class ExportStatus:
     last_duration: float = 0.0
 
 
-class QueuedExporter(MetricExporter):
-    def __init__(self, config: Config, starts: Starts | None = None) -> None:
-        temporality = TEMPORALITY[config.temporality]
-        super().__init__(preferred_temporality=temporality)
+class QueuedExporter:
+    def __init__(self, config: Config) -> None:
         self.config = config
         self.target = shown(config.endpoint)  # never its userinfo or query string
-        self.temporality = temporality
         self.status = ExportStatus()
-        self._encoder = Encoder(starts)
         self.outbox = Outbox(config.queue_max_batches,
                              Path(config.queue_dir) if config.queue_dir else None)
-        self.sender: Sender = build_sender(config, temporality)
+        self.sender: Sender = build_sender(config)
         self._headers_mtime = self._mtime()
         self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
         self._changed = threading.Condition()  # the outbox gained or lost a batch
@@ -105,16 +75,13 @@ class QueuedExporter(MetricExporter):
     def send_duration(self) -> float:
         return self.status.last_duration
 
-    # the reader's side: never blocks on the network
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
-               **kwargs: object) -> MetricExportResult:
-        request = self._encoder.encode(metrics_data)
-        if not self._encoder.points:  # all held back (first delta points): nothing to send
-            return MetricExportResult.SUCCESS
+    # the collector's side: never blocks on the network
+    def export(self, request: ExportMetricsServiceRequest, points: int) -> None:
+        if not points:  # all held back (first delta points): nothing to send
+            return
         with self._changed:
-            self.outbox.put(request, self._encoder.points)
+            self.outbox.put(request, points)
             self._changed.notify_all()
-        return MetricExportResult.SUCCESS
 
     # the sender's side
     def _run(self) -> None:
@@ -225,7 +192,7 @@ class QueuedExporter(MetricExporter):
             return
         self._headers_mtime = mtime
         try:
-            sender = build_sender(self.config, self.temporality)
+            sender = build_sender(self.config)
         except OSError as exc:
             log.warning("cannot re-read ADK_AGENT_HEADERS_FILE: %s", exc.strerror or exc)
             return
@@ -236,14 +203,10 @@ class QueuedExporter(MetricExporter):
         old.shutdown()
         log.info("headers file changed: export headers reloaded")
 
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._drained(timeout_millis / 1000)
-
-    def shutdown(self, timeout_millis: float | None = None, **kwargs: object) -> None:
-        """Deliver what is queued within the time left, then stop; with a queue directory,
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued within `timeout` seconds, then stop; with a queue directory,
         what could not be delivered stays on disk for the next start."""
-        ms = timeout_millis if timeout_millis is not None else kwargs.get("timeout", 10_000)
-        self._drained(float(ms) / 1000)  # type: ignore[arg-type]
+        self._drained(timeout)
         self._stop.set()
         with self._changed:
             self._changed.notify_all()
@@ -260,24 +223,23 @@ class QueuedExporter(MetricExporter):
                      self.status.points, self.target)
 
 
-class DiscardingExporter(MetricExporter):
-    """Exporter `none`: cycles still run (for the health endpoint), points go nowhere."""
+class ConsoleExporter:
+    """Exporter `console`: each cycle's request on stdout as OTLP/JSON, one object per line."""
 
-    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
-               **kwargs: object) -> MetricExportResult:
-        return MetricExportResult.SUCCESS
+    def export(self, request: ExportMetricsServiceRequest, points: int) -> None:
+        from google.protobuf.json_format import MessageToJson
 
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return True
+        if points:
+            print(MessageToJson(request, indent=None), flush=True)
 
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
+    def shutdown(self, timeout: float = 10.0) -> None:
         pass
 
 
-def build_exporter(config: Config, starts: Starts | None = None) -> MetricExporter:
-    """`starts`: when each Sum's count began (see encoding.Starts); OTLP only."""
+def build_exporter(config: Config) -> QueuedExporter | ConsoleExporter | None:
+    """None for exporter `none`: cycles still run (for the health endpoint), nothing goes."""
     if config.exporter == "none":
-        return DiscardingExporter()
+        return None
     if config.exporter == "console":
-        return ConsoleMetricExporter(preferred_temporality=TEMPORALITY[config.temporality])
-    return QueuedExporter(config, starts)
+        return ConsoleExporter()
+    return QueuedExporter(config)

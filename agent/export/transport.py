@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # ssl (and libcrypto) is loaded only for TLS
     import ssl
 
 log = logging.getLogger("agent.export")
-_SDK_LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk.metrics._internal.export")
 # Per the OTLP specification; 401/403 are kept too, so a rotated credential can still deliver.
 GRPC_RETRYABLE = {"CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED",
                   "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
@@ -60,26 +59,6 @@ def grpc_outcome(status: str, message: str) -> Outcome:
     return Outcome(False, status in GRPC_RETRYABLE, error[:300], too_large=bool(too_large))
 
 
-class _LastError(logging.Handler):
-    """Keeps the SDK's complaints (its metric reader's) off stderr: the agent's own lines say
-    what went wrong."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.message: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            self.message = record.getMessage().splitlines()[0][:300]
-
-
-_capture = _LastError()
-for _name in _SDK_LOGGERS:
-    _lg = logging.getLogger(_name)
-    _lg.addHandler(_capture)
-    _lg.propagate = False
-
-
 def headers_for(config: Config) -> dict[str, str]:
     """The export headers, lower-case, checked (ValueError names a bad one, never its value);
     the file's lines win over the setting's."""
@@ -109,7 +88,7 @@ def _grpc_insecure(config: Config) -> bool:
 class GrpcSender:
     """OTLP/gRPC on agent.grpc_client: one kept-open HTTP/2 connection, no grpcio."""
 
-    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
+    def __init__(self, config: Config, headers: dict[str, str]) -> None:
         from agent.export.grpc_client import Channel
 
         tls = None if _grpc_insecure(config) else _tls_context(config)
@@ -178,7 +157,7 @@ class GrpcioSender:
     from the health document), log its own lines and reduce the status to a result; here the
     status maps exactly, as on the h2 path."""
 
-    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
+    def __init__(self, config: Config, headers: dict[str, str]) -> None:
         import grpc
         from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import (
             MetricsServiceStub,
@@ -219,7 +198,7 @@ class GrpcioSender:
 class HttpSender:
     """OTLP/HTTP (protobuf) on requests: one POST per send."""
 
-    def __init__(self, config: Config, headers: dict[str, str], temporality: dict) -> None:
+    def __init__(self, config: Config, headers: dict[str, str]) -> None:
         url = urlsplit(config.endpoint)
         # A base URL (no path) gets the signal path, as OTEL_EXPORTER_OTLP_ENDPOINT does.
         if not url.path.strip("/"):
@@ -294,8 +273,8 @@ def _session() -> object:
 Sender = GrpcSender | GrpcioSender | HttpSender
 
 
-def build_sender(config: Config, temporality: dict) -> Sender:
+def build_sender(config: Config) -> Sender:
     cls: type[Sender] = HttpSender
     if config.protocol == "grpc":
         cls = GrpcioSender if config.grpc_client == "grpcio" else GrpcSender
-    return cls(config, headers_for(config), temporality)
+    return cls(config, headers_for(config))

@@ -31,8 +31,7 @@ class Probes:
 
     def alive(self) -> tuple[bool, str]:
         a = self.agent
-        thread = getattr(a.reader, "_daemon_thread", None)
-        if thread is not None and not thread.is_alive() and not a.stopping:
+        if not a.alive():
             return False, "the collection thread has stopped"
         last = a.last_collect if a.last_collect is not None else a.started
         age = time.monotonic() - last

@@ -7,9 +7,6 @@ import platform
 import socket
 import uuid
 
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.version import __version__ as sdk_version
-
 from agent import DISTRO_NAME, __version__
 from agent.config.plain import Config
 from agent.host.paths import HostFS
@@ -75,11 +72,13 @@ def host_attributes(host: HostFS) -> dict[str, str]:
     return attrs
 
 
-def build_resource(config: Config, host: HostFS) -> Resource:
+def build_resource(config: Config, host: HostFS) -> dict[str, str]:
+    # The agent makes its points itself (agent/export/series.py, encoding.py), not with the
+    # OpenTelemetry SDK, whose name the conventions reserve: the SDK attributes name the agent.
     attrs: dict[str, str] = {
-        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.name": DISTRO_NAME,
         "telemetry.sdk.language": "python",
-        "telemetry.sdk.version": sdk_version,
+        "telemetry.sdk.version": __version__,
         "telemetry.distro.name": DISTRO_NAME,
         "telemetry.distro.version": __version__,
     }
@@ -101,4 +100,4 @@ def build_resource(config: Config, host: HostFS) -> Resource:
         seed = ":".join((attrs.get("host.id") or attrs.get("host.name", ""),
                          attrs.get("k8s.pod.uid", ""), attrs["service.name"]))
         attrs["service.instance.id"] = str(uuid.uuid5(_INSTANCE_NS, seed))
-    return Resource(attrs)
+    return attrs

@@ -141,7 +141,7 @@ def test_a_server_that_is_not_grpc() -> None:
 def test_a_partial_success_is_logged_and_not_retried(receiver: Receiver,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     receiver.partial = (2, "points too old")
-    sender = GrpcSender(load_config(endpoint=f"http://{receiver.endpoint}"), {}, {})
+    sender = GrpcSender(load_config(endpoint=f"http://{receiver.endpoint}"), {})
     with caplog.at_level(logging.WARNING, logger="agent.export"):
         outcome = sender.send(request(3), 3)
     assert outcome.ok

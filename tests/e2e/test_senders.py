@@ -44,7 +44,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def grpc_sender(client: str, endpoint: str, **settings: Any) -> GrpcSender | GrpcioSender:
     sender = build_sender(load_config(endpoint=endpoint, grpc_client=client,
-                                      export_timeout="3s", **settings), {})
+                                      export_timeout="3s", **settings))
     assert isinstance(sender, GRPC[client])
     return sender
 
@@ -67,7 +67,7 @@ def test_one_attempt_and_the_exact_status(receiver: Receiver, client: str,
 @pytest.mark.parametrize("client", ["h2", "grpcio"])
 def test_upper_case_header_names_are_sent_lower_case(receiver: Receiver, client: str) -> None:
     config = load_config(endpoint=f"http://{receiver.endpoint}", grpc_client=client)
-    sender = GRPC[client](config, {"X-Tenant": "acme"}, {})  # as a headers file may have it
+    sender = GRPC[client](config, {"X-Tenant": "acme"})  # as a headers file may have it
     assert sender.send(request(1), 1).ok
     sender.shutdown()
     assert receiver.metadata[-1]["x-tenant"] == "acme"
@@ -138,7 +138,7 @@ def otlp_http() -> Iterator[OtlpHttp]:
 
 def http_sender(endpoint: str) -> HttpSender:
     sender = build_sender(load_config(endpoint=endpoint, protocol="http/protobuf",
-                                      export_timeout="3s"), {})
+                                      export_timeout="3s"))
     assert isinstance(sender, HttpSender)
     return sender
 
@@ -162,7 +162,7 @@ def test_http_partial_success_query_string_and_names(
     reply.partial_success.error_message = "one too old"
     otlp_http.body = reply.SerializeToString()
     config = load_config(endpoint=f"{otlp_http.url}?tenant=acme", protocol="http/protobuf")
-    sender = HttpSender(config, {"X-Tenant": "acme"}, {})
+    sender = HttpSender(config, {"X-Tenant": "acme"})
     with caplog.at_level(logging.WARNING, logger="agent.export"):
         assert sender.send(request(2), 2).ok
     assert "rejected 1 points of a batch: one too old" in caplog.text

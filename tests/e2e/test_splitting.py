@@ -20,11 +20,10 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from agent.export.encoding import Encoder
 from agent.export.outbox import Outbox, count_points
 from agent.export.splitting import halves
 from agent.telemetry import Reporter, Telemetry
-from tests.cycles import cycle, drained, exactly_once, exporter, push
+from tests.cycles import count, cycle, drained, exactly_once, exporter, push
 from tests.otlp_receiver import Point, Receiver, flatten
 
 LIMIT = 16 * 1024  # bytes the receiver takes in one message
@@ -39,7 +38,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def encoded(n: int = 0, **shape: int) -> ExportMetricsServiceRequest:
-    return Encoder().encode(cycle(n, **shape))
+    return cycle(n, **shape)
 
 
 def two_resources() -> ExportMetricsServiceRequest:
@@ -114,11 +113,8 @@ def test_batches_over_the_limit_arrive_whole_in_parts(client: str,
     assert status.last_ok is True  # splitting is not an outage
 
 
-def huge_point_cycle(n: int) -> Any:
-    data = cycle(n, metrics=2, points=16)
-    metric = data.resource_metrics[0].scope_metrics[0].metrics[1]
-    metric.data.data_points[7].attributes["pad"] = "y" * (2 * LIMIT)  # one point too large alone
-    return data
+def huge_point_cycle(n: int) -> ExportMetricsServiceRequest:
+    return cycle(n, metrics=2, points=16, huge=(1, 7, 2 * LIMIT))  # one too large alone
 
 
 @pytest.mark.parametrize("client", ["h2", "grpcio"])
@@ -128,7 +124,8 @@ def test_a_point_too_large_alone_is_dropped_once_and_counted(
     with Receiver(options=options) as small, exporter(f"http://{small.endpoint}",
                                                       grpc_client=client) as exp:
         with caplog.at_level(logging.WARNING, logger="agent.export"):
-            exp.export(huge_point_cycle(0))
+            request = huge_point_cycle(0)
+            exp.export(request, count(request))
             push(exp, range(1, 3), metrics=2, points=16)
             assert drained(exp), exp.status
         points = small.points()

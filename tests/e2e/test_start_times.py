@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from agent.catalog import BY_NAME
-from agent.export.encoding import iso_ns
+from agent.export.series import iso_ns
 from agent.sources.base import Start
 from tests.collector import Rotel
 from tests.harness import AgentProcess, wait_until

@@ -36,7 +36,7 @@ def test_a_failing_source_loses_only_its_metrics(root: Path,
     caplog.set_level(logging.INFO, logger="agent")
     for _ in range(3):
         out = agent.collect()
-        assert out["system.cpu.load_average.1m"] == []
+        assert out["system.cpu.load_average.1m"] is None  # failed, not empty
         assert out["system.memory.usage"]  # the others still report
         assert out["system.cpu.time"]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -56,16 +56,19 @@ def test_a_parse_error_is_isolated_too(root: Path) -> None:
     agent = agent_for(root)
     (root / "proc" / "meminfo").write_text("garbage\n")
     out = agent.collect()
-    assert out["system.memory.usage"] == [] and out["system.paging.usage"] == []
+    assert out["system.memory.usage"] is None and out["system.paging.usage"] is None
     assert out["system.disk.io"]
     assert agent.figures()["memory"] is None  # a failed read is no figure, not a stale one
 
 
-def test_series_cap_warns_once_per_metric(caplog: pytest.LogCaptureFixture) -> None:
+def test_series_cap_folds_the_rest_and_warns_once_per_metric(
+        caplog: pytest.LogCaptureFixture) -> None:
     agent = agent_for(max_series=2)
     caplog.set_level(logging.WARNING)
     for _ in range(3):
-        assert len(agent.collect()["system.network.io"]) == 2
+        points = dict(agent.points())
+        (io,) = [p for m, p in points.items() if m.name == "system.network.io"]
+        assert len(io) == 3 and io[-1].attrs == {"otel.metric.overflow": True}
     assert caplog.text.count("system.network.io has 6 series") == 1
 
 
@@ -157,53 +160,30 @@ def test_the_health_figures_of_every_source_after_a_cycle() -> None:
 
 def test_each_sum_starts_on_its_declared_clock(root: Path,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    starts = agent_for(root).starts()
-    assert starts.fixed["system.cpu.time"] == 1_700_000_000 * 10**9  # the fixture's btime
-    assert starts.fixed["system.memory.usage"] == 1_700_000_000 * 10**9
-    assert starts.attribute["process.cpu.time"] == "process.creation.time"
     agent = agent_for(root)
-    assert agent.starts().fixed["cpython.gc.collections"] == agent.started_ns
-    assert agent.starts().since == agent.started_ns
-    assert "system.uptime" not in starts.fixed and "process.cpu.utilization" not in \
-        starts.attribute  # gauges carry no start
+    fixed = {name: s.fixed for name, s in agent.series.metrics.items()}
+    assert fixed["system.cpu.time"] == 1_700_000_000 * 10**9  # the fixture's btime
+    assert fixed["system.memory.usage"] == 1_700_000_000 * 10**9
+    assert fixed["cpython.gc.collections"] == agent.started_ns
+    assert fixed["process.cpu.time"] is None  # each point's own process.creation.time
     stat = root / "proc" / "stat"
     stat.write_text(stat.read_text().replace("btime 1700000000\n", ""))
     caplog.set_level(logging.WARNING, logger="agent")
-    starts = agent_for(root).starts()
-    assert "system.cpu.time" not in starts.fixed  # the SDK's start, said once
+    agent = agent_for(root)
+    assert agent.series.metrics["system.cpu.time"].fixed == agent.started_ns
     assert "boot time unknown" in caplog.text and "Traceback" not in caplog.text
 
 
 def test_series_that_went_away_are_forgotten_not_folded_into_an_overflow() -> None:
-    """The SDK keeps every attribute set an observable instrument ever reported and, past 2000
-    of them, folds new ones into `otel.metric.overflow`: containers that come and go would get
-    there. The agent drops the series a cycle did not observe."""
-    from opentelemetry.sdk.metrics.export import MetricExportResult
-
+    """Containers that come and go: the agent drops the series a cycle did not observe, so
+    memory follows the live series and none is ever folded into otel.metric.overflow."""
     agent = Agent(config(HOSTROOT, sources="load", interval="3600s"))
     n = 0
     bound = next(b for b in agent.bound if b.metric.name == "system.cpu.load_average.1m")
     bound.observer = lambda: [(1.0, {"container.id": f"c{n}"}), (2.0, {"container.id": "kept"})]
-    agent.start()
-    exported: list[object] = []
+    for n in range(2100):  # noqa: B007 - the observer reads it
+        points = dict((m.name, p) for m, p in agent.points())
+    assert {p.attrs["container.id"]: p.value for p in points["system.cpu.load_average.1m"]} \
+        == {"c2099": 1.0, "kept": 2.0}
+    assert len(agent.series.metrics["system.cpu.load_average.1m"]) == 2
 
-    def export(data: object, *a: object, **k: object) -> MetricExportResult:
-        exported[:] = [data]
-        return MetricExportResult.SUCCESS
-
-    assert agent.reader is not None
-    agent.reader._exporter.export = export  # type: ignore[method-assign]
-    try:
-        for n in range(2100):  # noqa: B007 - the observer reads it
-            agent.reader.collect()
-        (data,) = exported
-        (metric,) = [m for rm in data.resource_metrics for sm in rm.scope_metrics  # type: ignore
-                     for m in sm.metrics if m.name == "system.cpu.load_average.1m"]
-        assert {p.attributes["container.id"]: p.value for p in metric.data.data_points} == {
-            "c2099": 1.0, "kept": 2.0}  # no otel.metric.overflow
-        storage = agent.provider._measurement_consumer._reader_storages[  # type: ignore
-            agent.reader]._instrument_view_instrument_matches[bound.instrument]
-        # memory stays flat: the live series, and those gone since the last cycle until the next
-        assert [len(m._attributes_aggregation) for m in storage] == [3]
-    finally:
-        agent.shutdown(timeout=1)

@@ -30,7 +30,7 @@ def test_once_rows_align_their_values() -> None:
     assert lines[0] == "system.memory.usage (By)"
     assert lines[1].index("6132400128") + len("6132400128") == lines[2].index("9") + 1
     assert "5.7 GiB" in lines[1] and lines[1].endswith("system.memory.state=used")
-    assert lines[3] == "system.cpu.utilization (1): no points"
+    assert lines[3] == "no points this cycle: system.cpu.utilization"
 
 
 def test_check_rows() -> None:

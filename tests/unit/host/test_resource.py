@@ -25,11 +25,11 @@ def test_kubernetes_and_version_attributes(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("K8S_POD_UID", "uid-1")
     cfg = config(service_version="1.2.3", git_commit="abc",
                  resource_attributes="deployment.environment.name=prod")
-    attrs = build_resource(cfg, HostFS(str(HOSTROOT))).attributes
+    attrs = build_resource(cfg, HostFS(str(HOSTROOT)))
     assert attrs["k8s.node.name"] == "node-1" and attrs["service.version"] == "1.2.3"
     assert attrs["vcs.ref.head.revision"] == "abc"
     assert attrs["deployment.environment.name"] == "prod"
-    again = build_resource(cfg, HostFS(str(HOSTROOT))).attributes
+    again = build_resource(cfg, HostFS(str(HOSTROOT)))
     assert attrs["service.instance.id"] == again["service.instance.id"]  # stable
 
 
