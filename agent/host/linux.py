@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from agent.host import procfs, sockdiag
 from agent.host.cycle import Cycle, Memo, per_cycle
+from agent.host.files import read_bytes
 from agent.host.paths import HostFS
 from agent.host.records import (
     DiskStats,
@@ -79,13 +80,21 @@ class LinuxReader:
         out = []
         for n in range(self.logical_cpus()):
             path = f"{self.host.sys}/devices/system/cpu/cpu{n}/cpufreq/scaling_cur_freq"
-            with open(path, "rb") as f:
-                out.append(int(f.read()) * 1e3)  # kHz
+            try:
+                out.append(int(read_bytes(path)) * 1e3)  # kHz
+            except ValueError as exc:
+                raise procfs.malformed(path, exc) from None
         return out
 
     # -- memory and paging -------------------------------------------------------------------
+    def _need(self, values: dict[str, int], file: str, *keys: str) -> None:
+        for key in keys:
+            if key not in values:
+                raise ValueError(f"{self.host.proc}/{file} has no {key} line")
+
     def memory(self) -> Memory:
         m = self.meminfo()
+        self._need(m, "meminfo", "MemTotal", "MemFree")
         total, free = m["MemTotal"], m["MemFree"]
         buffers = m.get("Buffers", 0)
         cached = m.get("Cached", 0) + m.get("SReclaimable", 0)  # as free(1) and psutil count it
@@ -95,6 +104,7 @@ class LinuxReader:
 
     def swap(self) -> tuple[int, int]:
         m = self.meminfo()
+        self._need(m, "meminfo", "SwapTotal", "SwapFree")
         total, free = m["SwapTotal"], m["SwapFree"]
         return total - free, free
 
@@ -148,9 +158,12 @@ class LinuxReader:
 
     # -- system ------------------------------------------------------------------------------
     def load_averages(self) -> tuple[float, float, float]:
-        with open(f"{self.host.proc}/loadavg", "rb") as f:
-            a, b, c = f.read().split()[:3]
-        return float(a), float(b), float(c)
+        path = f"{self.host.proc}/loadavg"
+        try:
+            a, b, c = read_bytes(path).split()[:3]
+            return float(a), float(b), float(c)
+        except ValueError as exc:
+            raise procfs.malformed(path, exc) from None
 
     def boot_time(self) -> float:
         btime = self.stat().btime

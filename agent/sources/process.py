@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from agent.config.targets import Target, parse_target
 from agent.host.cycle import Memo, per_cycle
+from agent.host.files import read_bytes
 from agent.sources.base import (
     Attributes,
     Attrs,
@@ -36,9 +37,8 @@ APROC = ("pid", "name")
 
 def _read_pidfile(path: str) -> int | None:
     try:
-        with open(path) as f:
-            text = f.read().strip()
-    except OSError:  # not written yet: the application has not started
+        text = read_bytes(path, 4096).strip()
+    except OSError:  # not written yet (the application has not started), or not a file
         return None
     return int(text) if text.isdigit() else None
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import threading
+from pathlib import Path
+
 import pytest
 
 from agent.host.paths import HostFS
@@ -28,3 +34,26 @@ def test_kubernetes_and_version_attributes(monkeypatch: pytest.MonkeyPatch) -> N
     assert attrs["deployment.environment.name"] == "prod"
     again = build_resource(cfg, HostFS(str(HOSTROOT))).attributes
     assert attrs["service.instance.id"] == again["service.instance.id"]  # stable
+
+
+def test_unusable_identity_files_are_named_and_skipped(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(HOSTROOT, root)
+    (root / "etc" / "machine-id").write_bytes(b"\xff\xfe0123\n")  # not UTF-8
+    (root / "etc" / "os-release").write_bytes(b'PRETTY_NAME="Caf\xe9 OS"\n')
+    (root / "etc" / "hostname").unlink()
+    os.mkfifo(root / "etc" / "hostname")  # would block open() until a writer came
+    caplog.set_level(logging.WARNING)
+    done: list[dict[str, str]] = []
+    worker = threading.Thread(target=lambda: done.append(host_attributes(HostFS(str(root)))),
+                              daemon=True)
+    worker.start()
+    worker.join(5)
+    assert done, "start-up blocked on a FIFO"
+    attrs = done[0]
+    assert "host.id" not in attrs and "host.name" not in attrs
+    assert attrs["os.description"].startswith("Linux ")  # the kernel alone
+    lines = caplog.text.splitlines()
+    for name in ("machine-id", "os-release", "hostname"):
+        assert sum(f"etc/{name}" in line for line in lines) == 1, caplog.text
