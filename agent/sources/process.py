@@ -148,7 +148,8 @@ class ProcessSource(Source):
         except PermissionError:
             if (pid, what) not in self._denied:
                 self._denied.add((pid, what))
-                log.warning("process %d: no permission to read its %s; skipped", pid, what)
+                log.warning("process %d: no permission to read its %s; skipped", pid, what,
+                            extra={"subject": (pid, what)})
             return None
         except (NotImplementedError, AttributeError):  # not on this platform
             return None
@@ -194,7 +195,8 @@ class ProcessSource(Source):
             except PermissionError:
                 if (pid, "process") not in self._denied:
                     self._denied.add((pid, "process"))
-                    log.warning("process %d: no permission to read it; skipped", pid)
+                    log.warning("process %d: no permission to read it; skipped", pid,
+                                extra={"subject": pid})
         gone = self._prev.keys() - set(pids)
         if gone:  # forget everything kept per process, or churning targets would pile up
             self.read.forget(gone)
