@@ -9,15 +9,21 @@ errors per source, into Telemetry) for whatever reports them.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from opentelemetry.metrics import CallbackOptions, Instrument, Observation
 from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
-from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
 
 from agent import DISTRO_NAME, __version__
+from agent.cardinality import Cap, Forget, sdk_limits
 from agent.catalog import select
 from agent.config.plain import Config
 from agent.export.exporter import QueuedExporter, build_exporter
@@ -38,20 +44,31 @@ class Bound:
 
 class CycleReader(PeriodicExportingMetricReader):
     """The SDK's periodic reader, with each collection a collection cycle: `opened` before
-    the instruments are observed, `done` after."""
+    the instruments are observed, `done` after, with what the collection exported."""
 
     def __init__(self, exporter: MetricExporter, interval: float, timeout: float,
-                 opened: Callable[[], object], done: Callable[[], object]) -> None:
+                 opened: Callable[[], object], done: Callable[[MetricsData | None], object],
+                 max_series: int) -> None:
         super().__init__(exporter, export_interval_millis=interval * 1000,
-                         export_timeout_millis=timeout * 1000)
+                         export_timeout_millis=timeout * 1000, **sdk_limits(max_series))
         self._opened, self._done = opened, done
+        self._cycle = threading.Lock()  # the start-up collection and the periodic ones
+        self._exported: MetricsData | None = None
 
     def collect(self, timeout_millis: float = 10_000) -> None:
-        self._opened()
-        try:
-            super().collect(timeout_millis=timeout_millis)
-        finally:
-            self._done()
+        with self._cycle:
+            self._opened()
+            self._exported = None
+            try:
+                super().collect(timeout_millis=timeout_millis)
+            finally:
+                exported, self._exported = self._exported, None
+                self._done(exported)
+
+    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
+                         **kwargs: object) -> None:
+        self._exported = metrics_data
+        super()._receive_metrics(metrics_data, timeout_millis=timeout_millis, **kwargs)
 
 
 class Agent:
@@ -66,7 +83,9 @@ class Agent:
         observers = {name: src.observers() for name, src in self.sources.items()}
         observers[TELEMETRY] = Reporter(self.telemetry, config.sources).observers()
         self.bound = [Bound(m, observers[m.source][m.name]) for m in select(config)]
-        self.capped: set[str] = set()  # metrics already warned about the series cap
+        self.cap = Cap(config.max_series)
+        self.failed: set[str] = set()  # metrics whose observer failed in this cycle
+        self.forget: Forget | None = None
         self.provider: MeterProvider | None = None
         self.exporter: QueuedExporter | None = None
         self.reader: CycleReader | None = None
@@ -81,27 +100,33 @@ class Agent:
         try:
             out = list(bound.observer())
         except Exception as exc:
+            self.failed.add(bound.metric.name)
             self.telemetry.failed(source, bound.metric.name, exc)
             return []
         finally:
             self.telemetry.timed(source, time.perf_counter() - started)
         self.telemetry.ok(source, bound.metric.name)
-        if len(out) > self.config.max_series:
-            if bound.metric.name not in self.capped:
-                self.capped.add(bound.metric.name)
-                log.warning("%s has %d series, more than ADK_AGENT_MAX_SERIES=%d: the rest are "
-                            "dropped (narrow it with the include/exclude filters)",
-                            bound.metric.name, len(out), self.config.max_series)
-            del out[self.config.max_series:]
-        return out
+        return self.cap(bound.metric, out)
+
+    def _opened(self) -> None:
+        self.context.cycle.open()
+        self.failed.clear()
+
+    def _done(self, exported: MetricsData | None = None) -> None:
+        """The end of a cycle: timings reported, series that stopped forgotten."""
+        self.telemetry.cycle_done()
+        if self.forget is not None:
+            self.forget(exported, self.failed)
+        for source in self.sources.values():
+            source.sweep()
 
     def collect(self) -> dict[str, list[Obs]]:
         """One collection cycle without exporting (for `once`)."""
-        self.context.cycle.open()
+        self._opened()
         try:
             return {b.metric.name: self.observe(b) for b in self.bound}
         finally:
-            self.telemetry.cycle_done()
+            self._done()
 
     def figures(self) -> dict[str, object]:
         """The sources' parts of the health document, from the last cycle's reads."""
@@ -127,14 +152,14 @@ class Agent:
         if isinstance(exporter, QueuedExporter):
             self.exporter = exporter
             self.telemetry.export = exporter
-        self.reader = CycleReader(exporter, s.interval, s.export_timeout,
-                                  opened=self.context.cycle.open,
-                                  done=self.telemetry.cycle_done)
+        self.reader = CycleReader(exporter, s.interval, s.export_timeout, opened=self._opened,
+                                  done=self._done, max_series=s.max_series)
         # Exemplars tie measurements to traces; observations of the host have none, and
         # sampling for them costs every point of every cycle.
         self.provider = MeterProvider(resource=build_resource(s, self.context.host),
                                       metric_readers=[self.reader],
                                       exemplar_filter=AlwaysOffExemplarFilter())
+        self.forget = Forget(self.provider, self.reader)
         meter = self.provider.get_meter(DISTRO_NAME, __version__)
         factory = {Kind.COUNTER: meter.create_observable_counter,
                    Kind.UPDOWN: meter.create_observable_up_down_counter,

@@ -126,6 +126,8 @@ class LinuxReader:
     def is_partition(self, device: str, devices: dict[str, DiskStats]) -> bool:
         verdict = self._partitions.get(device)
         if verdict is None:
+            if len(self._partitions) > 2 * len(devices) + 64:  # devices that went away
+                self._partitions = {d: v for d, v in self._partitions.items() if d in devices}
             block = f"{self.host.sys}/class/block"
             verdict = (os.path.exists(f"{block}/{device}/partition") if os.path.isdir(block)
                        else looks_like_partition(device, devices))
