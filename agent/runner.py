@@ -102,7 +102,7 @@ def _start(config: Config) -> tuple[Any, Any]:
         raise StartError(str(exc).splitlines()[0]) from None
     health = None
     if config.health_address:
-        from agent.health.server import HealthServer
+        from agent.health.server import HealthServer, all_interfaces
 
         try:
             health = HealthServer(agent, config.health_address)
@@ -110,7 +110,9 @@ def _start(config: Config) -> tuple[Any, Any]:
             raise StartError(f"ADK_AGENT_HEALTH_ADDRESS = {config.health_address!r}: cannot "
                              f"listen: {exc.strerror or exc}") from None
         health.start()
-        log.info("health endpoint on http://%s/health", config.health_address)
+        log.info("health endpoint on http://%s/health%s", config.health_address,
+                 " (all interfaces: reachable from other hosts)"
+                 if all_interfaces(config.health_address) else "")
     try:
         agent.start()
     except (ValueError, OSError) as exc:  # e.g. a TLS file that does not hold what it should
