@@ -78,8 +78,9 @@ class Churner:
         while not self._stop.wait(self.interval):
             tick += 1
             for _ in range(self.per_cycle):
+                born = time.time_ns()  # before: the agent may see it before Popen returns
                 p = subprocess.Popen([str(self.exe), "600"], stdin=subprocess.DEVNULL)
-                life = Life(p.pid, time.time_ns())
+                life = Life(p.pid, born)
                 self.log.append(life)
                 self._alive.append((p, life))
             while len(self._alive) > self.per_cycle * self.lives:
@@ -131,7 +132,9 @@ def churn(duration: float, interval: str, per_cycle: int, max_series: int, warmu
 
 
 def _judge(receiver: Receiver, log: list[Life], own: int, interval: float) -> dict:
-    lives = {life.pid: life for life in log}  # a reused pid: its last life (rare, noted below)
+    lives: dict[int, list[Life]] = {}  # a pid may be reused within a run
+    for life in log:
+        lives.setdefault(life.pid, []).append(life)
     margin = int(max(0.25, interval / 2) * 1e9)
     exports = most = overflow = 0
     wrong: list[str] = []
@@ -154,8 +157,8 @@ def _judge(receiver: Receiver, log: list[Life], own: int, interval: float) -> di
         pids = {p.attributes.get("process.pid") for p in mine} - {own, None}
         reported |= pids
         for pid in pids:
-            life = lives.get(pid)
-            if life is None or life.start_ns > at or (life.end_ns or at) < at - margin:
+            if not any(life.start_ns <= at and (life.end_ns or at) >= at - margin
+                       for life in lives.get(pid, ())):
                 wrong.append(f"{pid}@{at}")
         for life in log:
             if life.start_ns < at - margin - int(interval * 1e9) and \
