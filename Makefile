@@ -8,7 +8,7 @@ GRPC_PORT ?= 4317
 HTTP_PORT ?= 4318
 EXTRAS ?= test,deploy
 
-.PHONY: venv test unit lint run bench soak clean
+.PHONY: venv test unit lint run bench soak churn clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench: venv
 
 soak: venv
 	$(BIN)/python bench/soak.py --duration $(or $(DURATION),600) --interval 1s
+
+# Processes starting and exiting every cycle: memory, series and the reported set stay right.
+churn: venv
+	$(BIN)/python bench/churn.py --duration $(or $(DURATION),300) --interval 1s
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -66,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     flags = {dest: getattr(args, dest) for dest, _ in FLAGS.values() if hasattr(args, dest)}
+    command = args.command or "run"
+    if command == "run":  # a SIGTERM while the settings load waits for the runner
+        from agent.runner import early_signals
+
+        early_signals()
     from agent.settings import ConfigError, load_settings
 
     try:
         settings = load_settings(**flags)
     except ConfigError as exc:
         return _fail(str(exc))
-    command = args.command or "run"
     if command == "check":
         return check(settings, flags, args.format)
     if command == "once":
@@ -80,9 +84,12 @@ def _main(argv: list[str] | None = None) -> int:
 
         setup_logging(settings.log_level, settings.log_format)
         return once(settings, args.format)
-    from agent.runner import handoff
+    from agent.runner import Restart, handoff
 
-    return handoff(settings.to_config())
+    # SIGHUP starts `run` again with the same flags
+    again = [arg for flag, (dest, _) in FLAGS.items() if dest in flags
+             for arg in (flag, str(flags[dest]))]
+    return handoff(settings.to_config(), Restart(again))
 
 
 def check(settings: Any, flags: dict[str, Any], fmt: str) -> int:

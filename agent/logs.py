@@ -20,20 +20,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def _subject(record: logging.LogRecord) -> object:
+    """What a warning is about: `extra={"subject": ...}` when the caller names it, else its
+    text arguments (a source, a metric, a file, a reason). Numbers are left out: they are
+    counts and durations that differ from one occurrence of the same event to the next."""
+    subject = getattr(record, "subject", None)
+    if subject is not None:
+        return subject
+    args = record.args if isinstance(record.args, tuple) else ()
+    return tuple(a for a in args if isinstance(a, str))
+
+
 class RateLimit(logging.Filter):
-    """The same warning (same logger and message template) at most once per window; the next
-    one after the window says how many were held back."""
+    """The same warning (same logger, template and subject) at most once per window; the next
+    one after the window says how many were held back. Six sources failing with the same
+    template are six warnings, one source failing every cycle is one."""
 
     def __init__(self, window: float = 60.0) -> None:
         super().__init__()
         self.window = window
-        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
+        self._seen: dict[tuple[str, object, object], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, record.msg)
+        key = (record.name, record.msg, _subject(record))
         now = time.monotonic()
+        if len(self._seen) > 1024:  # subjects that churn: keep only those still held back
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
         last = self._seen.get(key)
         if last is not None and now - last[0] < self.window:
             self._seen[key] = (last[0], last[1] + 1)

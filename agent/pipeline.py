@@ -160,6 +160,8 @@ class Agent:
             return {b.metric.name: self.observe(b) for b in self.bound}
         finally:
             self.telemetry.cycle_done()
+            for source in self.sources.values():
+                source.sweep()  # caches that churn (pids, veth names) do not pile up
             self.last_collect = time.monotonic()
 
     def points(self) -> list[tuple[Metric, list[Point]]]:

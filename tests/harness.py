@@ -32,16 +32,23 @@ class AgentProcess:
     """`adk-agent run` as a user would start it: a subprocess configured by environment."""
 
     def __init__(self, env: dict[str, str], args: tuple[str, ...] = ("run",),
-                 workdir: Path | None = None) -> None:
+                 workdir: Path | None = None, nofile: int | None = None) -> None:
         full = {k: v for k, v in os.environ.items()
                 if not k.startswith(("ADK_AGENT_", "OTEL_", "K8S_"))}
         full.setdefault("ADK_AGENT_HEALTH_ADDRESS", "")
         full.update(env)
         self.stderr_path = (workdir or Path(".")) / f"agent-{free_port()}.err"
         self._err = open(self.stderr_path, "wb")  # noqa: SIM115 - the child's stderr
+        def limit() -> None:  # `ulimit -n` for the agent alone
+            if nofile is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen([sys.executable, "-m", "agent", *args], env=full,
                                      stdout=subprocess.PIPE, stderr=self._err,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=limit if nofile is not None else None)
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")

@@ -10,9 +10,10 @@ four things to keep per series (one metric and one attribute set):
 - with delta temporality, its previous value: a delta point covers one interval; the first
   point of a series whose count began before the agent is not sent (it would be the whole count
   since then over a few milliseconds);
-- the cap (ADK_AGENT_MAX_SERIES): series already known keep their place, new ones beyond it
-  are folded into one series `otel.metric.overflow=true` (as the metrics SDK specification
-  has it: sums add up, gauges keep the last value), with one warning per metric;
+- the cap (ADK_AGENT_MAX_SERIES): at most that many series, the last place taken by one series
+  `otel.metric.overflow=true` into which the rest fold (as the metrics SDK specification has
+  it: sums add up, gauges keep the last value); series already known keep their place; one
+  warning per metric;
 - forgetting: a series the cycle did not observe is dropped (an exited process, a removed
   container, an unmounted filesystem), so memory follows what the host has now, not what it
   ever had. A metric whose source failed this cycle keeps its series for when it recovers.
@@ -121,7 +122,10 @@ class MetricSeries:
                 rebound = True
             kept.append((value, series))
         if new or rebound or len(kept) != len(by_id):  # series came, went or changed dicts
-            room = max(self.cap - len(kept), 0)
+            # All fit, or the overflow series takes the last place (the SDK specification's
+            # cardinality limit counts it): series already known keep theirs.
+            fits = len(kept) + len(new) <= self.cap
+            room = len(new) if fits else max(self.cap - 1 - len(kept), 0)
             kept += [(value, _Series(attrs, self._began(attrs))) for value, attrs in new[:room]]
             self._by_id = {id(series.attrs): series for _, series in kept}  # the rest: forgotten
             self._by_items = {series.items: series for _, series in kept}

@@ -4,6 +4,7 @@ any number of probes costs no extra reads."""
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,18 @@ from agent import __version__
 
 if TYPE_CHECKING:
     from agent.pipeline import Agent
+
+
+def finite(value: Any) -> Any:
+    """The document with NaN and infinities (a /proc/loadavg gone wrong) as null, since JSON
+    has no such numbers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
 
 
 def _r(value: float | None, digits: int = 2) -> float | None:

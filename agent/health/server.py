@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from agent.health.document import document
+from agent.health.document import document, finite
 
 if TYPE_CHECKING:
     from agent.pipeline import Agent
@@ -60,7 +63,9 @@ class Probes:
                 return self._cache[1]
             alive, why = self.alive()
             ready, why_not = self.ready()
-            body = json.dumps(document(self.agent, alive, ready, why or why_not)).encode()
+            # a NaN from a bad /proc/loadavg is null here: NaN is no JSON
+            body = json.dumps(finite(document(self.agent, alive, ready, why or why_not)),
+                              allow_nan=False).encode()
             self._cache = (key, body)
             return body
 
@@ -100,9 +105,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, probes.health_json())
             else:
                 self._send(404, b'{"error": "not found"}')
+        except (ConnectionError, TimeoutError):  # the client left: nothing to answer
+            self.close_connection = True
         except Exception as exc:  # a probe must never take the server down
-            log.warning("health request %s failed: %s", path, type(exc).__name__)
-            self._send(500, b'{"error": "internal error"}')
+            log.warning("health request failed: %s", type(exc).__name__)
+            with contextlib.suppress(OSError):
+                self._send(500, b'{"error": "internal error"}')
 
     do_HEAD = do_GET
 
@@ -118,16 +126,90 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
 
+def _slots() -> int:
+    """Connections served at once: a few per free descriptor budget, so idle clients cannot
+    take the descriptors collection needs (4 under `ulimit -n 16`, 64 at most)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 16
+    if soft == resource.RLIM_INFINITY:
+        return 64
+    return max(2, min(64, (soft - 8) // 2))
+
+
 class _Server(ThreadingHTTPServer):
+    """Serves at most `slots` connections at once; further clients wait in the kernel's
+    backlog (they cost no descriptor of ours) instead of being accepted. When accept() fails
+    (out of descriptors) the loop pauses instead of spinning on a listening socket that stays
+    readable. Errors are log lines, never tracebacks on stderr."""
+
     daemon_threads = True
     request_queue_size = 64
     probes: Probes
 
+    def __init__(self, address: tuple[Any, ...], family: int) -> None:
+        self.address_family = family
+        self._free = threading.BoundedSemaphore(_slots())
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        self._free.acquire()
+        try:
+            return super().get_request()
+        except OSError as exc:
+            self._free.release()
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                log.warning("health endpoint cannot accept connections: %s; pausing 1s",
+                            exc.strerror or exc)
+                time.sleep(1.0)  # the listening socket stays readable: do not spin on it
+            raise
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            super().shutdown_request(request)
+        finally:
+            self._free.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # a reset, a timeout: the client's business
+            log.debug("health connection from %s: %s", client_address, exc)
+        else:
+            log.warning("health request failed: %s", type(exc).__name__)
+
+
+def resolve(address: str) -> tuple[int, tuple[Any, ...]]:
+    """(address family, socket address) of `host:port`; `[::1]:port` is IPv6, an empty host
+    every IPv4 interface."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        info = socket.getaddrinfo(host, int(port), family, socket.SOCK_STREAM, 0,
+                                  socket.AI_PASSIVE)
+    except socket.gaierror:
+        if family == socket.AF_INET6:
+            raise
+        # a name with IPv6 addresses only; a name with both keeps IPv4 (127.0.0.1 for
+        # localhost, where kubelet's probes go)
+        info = socket.getaddrinfo(host, int(port), socket.AF_INET6, socket.SOCK_STREAM, 0,
+                                  socket.AI_PASSIVE)
+    return info[0][0], info[0][4]
+
+
+def all_interfaces(address: str) -> bool:
+    return address.rpartition(":")[0].strip("[]") in ("", "0.0.0.0", "::")
+
 
 class HealthServer:
     def __init__(self, agent: Agent, address: str) -> None:
-        host, _, port = address.rpartition(":")
-        self.server = _Server((host.strip("[]") or "0.0.0.0", int(port)), _Handler)
+        family, sockaddr = resolve(address)
+        self.server = _Server(sockaddr, family)
         self.server.probes = Probes(agent)
         # Block in accept instead of serve_forever's default twice-a-second poll: an idle
         # endpoint then costs no wake-ups at all.

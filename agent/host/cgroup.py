@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from agent.host import pressure as psi
+from agent.host.files import read_bytes
 
 # --- where the tree is ---------------------------------------------------------------------
 
@@ -222,8 +223,7 @@ def offered(tree: str) -> frozenset[str]:
     and an exception per cgroup and cycle; on a hybrid host that is most of them."""
     files = {CPU_STAT}
     try:
-        with open(f"{tree}/cgroup.subtree_control", "rb") as f:
-            controllers = f.read().decode().split()
+        controllers = read_bytes(f"{tree}/cgroup.subtree_control").decode().split()
     except OSError:
         controllers = list(CONTROLLER_FILES)
     for controller in controllers:
@@ -392,7 +392,8 @@ def parse_io_stat(data: bytes) -> dict[str, IOStat]:
 def _read_at(dir_fd: int, name: str) -> bytes | None:
     """One file of an open cgroup directory; None if it (or the cgroup) is not there."""
     try:
-        fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+        # non-blocking: a FIFO planted in a host root must not stall the cycle
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno in GONE:
             return None
@@ -473,10 +474,9 @@ class DeviceNames:
 
     def _lookup(self, dev: str) -> str:
         try:
-            with open(f"{self.sys}/dev/block/{dev}/uevent", "rb") as f:
-                for line in f.read().splitlines():
-                    if line.startswith(b"DEVNAME="):
-                        return line[8:].decode("utf-8", "replace")
+            for line in read_bytes(f"{self.sys}/dev/block/{dev}/uevent").splitlines():
+                if line.startswith(b"DEVNAME="):
+                    return line[8:].decode("utf-8", "replace")
         except OSError:
             pass
         return dev  # unnamed: keep the number, which still tells devices apart

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from agent.config.plain import Config
 from agent.host import procfs, sockdiag, sockstat
 from agent.host.cycle import Cycle, Memo, every_cycles, per_cycle
+from agent.host.files import read_bytes
 from agent.host.paths import HostFS
 from agent.host.records import (
     DiskStats,
@@ -87,13 +88,21 @@ class LinuxReader:
         out = []
         for n in range(self.logical_cpus()):
             path = f"{self.host.sys}/devices/system/cpu/cpu{n}/cpufreq/scaling_cur_freq"
-            with open(path, "rb") as f:
-                out.append(int(f.read()) * 1e3)  # kHz
+            try:
+                out.append(int(read_bytes(path)) * 1e3)  # kHz
+            except ValueError as exc:
+                raise procfs.malformed(path, exc) from None
         return out
 
     # -- memory and paging -------------------------------------------------------------------
+    def _need(self, values: dict[str, int], file: str, *keys: str) -> None:
+        for key in keys:
+            if key not in values:
+                raise ValueError(f"{self.host.proc}/{file} has no {key} line")
+
     def memory(self) -> Memory:
         m = self.meminfo()
+        self._need(m, "meminfo", "MemTotal", "MemFree")
         total, free = m["MemTotal"], m["MemFree"]
         buffers = m.get("Buffers", 0)
         cached = m.get("Cached", 0) + m.get("SReclaimable", 0)  # as free(1) and psutil count it
@@ -103,6 +112,7 @@ class LinuxReader:
 
     def swap(self) -> tuple[int, int]:
         m = self.meminfo()
+        self._need(m, "meminfo", "SwapTotal", "SwapFree")
         total, free = m["SwapTotal"], m["SwapFree"]
         return total - free, free
 
@@ -124,6 +134,8 @@ class LinuxReader:
     def is_partition(self, device: str, devices: dict[str, DiskStats]) -> bool:
         verdict = self._partitions.get(device)
         if verdict is None:
+            if len(self._partitions) > 2 * len(devices) + 64:  # devices that went away
+                self._partitions = {d: v for d, v in self._partitions.items() if d in devices}
             block = f"{self.host.sys}/class/block"
             verdict = (os.path.exists(f"{block}/{device}/partition") if os.path.isdir(block)
                        else looks_like_partition(device, devices))
@@ -177,9 +189,12 @@ class LinuxReader:
 
     # -- system ------------------------------------------------------------------------------
     def load_averages(self) -> tuple[float, float, float]:
-        with open(f"{self.host.proc}/loadavg", "rb") as f:
-            a, b, c = f.read().split()[:3]
-        return float(a), float(b), float(c)
+        path = f"{self.host.proc}/loadavg"
+        try:
+            a, b, c = read_bytes(path).split()[:3]
+            return float(a), float(b), float(c)
+        except ValueError as exc:
+            raise procfs.malformed(path, exc) from None
 
     def boot_time(self) -> float:
         if self._boot is None:
@@ -190,8 +205,11 @@ class LinuxReader:
         return self._boot
 
     def uptime(self) -> float:
-        with open(f"{self.host.proc}/uptime", "rb") as f:
-            return float(f.read().split()[0])
+        path = f"{self.host.proc}/uptime"
+        try:
+            return float(read_bytes(path).split()[0])
+        except (ValueError, IndexError) as exc:
+            raise procfs.malformed(path, exc) from None
 
     def process_counts(self) -> dict[str, int]:
         # /proc/stat's summary lines: constant cost however many processes the host runs

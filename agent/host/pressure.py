@@ -16,6 +16,8 @@ import errno
 import re
 from dataclasses import dataclass
 
+from agent.host.files import read_bytes
+
 RESOURCES = ("cpu", "memory", "io")
 STALL_TYPES = ("some", "full")
 
@@ -54,8 +56,7 @@ def read_host(proc: str) -> dict[str, dict[str, Stall]]:
     out: dict[str, dict[str, Stall]] = {}
     for resource in RESOURCES:
         try:
-            with open(f"{proc}/pressure/{resource}", "rb") as f:
-                stalls = parse(f.read())
+            stalls = parse(read_bytes(f"{proc}/pressure/{resource}"))
         except OSError as exc:
             if exc.errno in UNSUPPORTED:
                 continue

@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from agent.host.files import read_bytes
 from agent.host.records import DiskStats, Mount, NetDev
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -40,6 +41,12 @@ class ProcStat:
 _STAT_COLUMNS = ("user", "nice", "system", "idle", "iowait", "interrupt", "interrupt", "steal")
 
 
+def malformed(path: str, exc: Exception) -> ValueError:
+    """One line naming the file a parser could not make sense of (a truncated line, text
+    where a number belongs), instead of the parser's own IndexError or ValueError."""
+    return ValueError(f"{path}: malformed ({type(exc).__name__}: {exc})")
+
+
 def _cpu_line(fields: list[bytes]) -> dict[str, float]:
     ticks: dict[str, int] = {}
     for mode, v in zip(_STAT_COLUMNS, fields[1:9], strict=False):
@@ -51,28 +58,31 @@ def read_stat(proc: str, per_cpu: bool = True) -> ProcStat:
     """/proc/stat: totals always, each CPU's line only when asked for. Lines are told apart
     by their first bytes, so the long `intr` line of a big host is never split."""
     st = ProcStat()
-    with open(f"{proc}/stat", "rb") as f:
-        data = f.read()
-    for line in data.split(b"\n"):
-        if line.startswith(b"cpu"):
-            if line.startswith(b"cpu "):
-                st.cpu = _cpu_line(line.split())
-            else:
-                st.ncpu += 1
-                if per_cpu:
-                    st.per_cpu.append(_cpu_line(line.split()))
-        elif line.startswith(b"procs_"):
-            key, value = line.split()[:2]
-            if key == b"procs_running":
-                st.procs_running = int(value)
-            elif key == b"procs_blocked":
-                st.procs_blocked = int(value)
-        elif line.startswith(b"processes "):
-            st.processes = int(line.split()[1])
-        elif line.startswith(b"btime "):
-            st.btime = int(line.split()[1])
+    path = f"{proc}/stat"
+    data = read_bytes(path)
+    try:
+        for line in data.split(b"\n"):
+            if line.startswith(b"cpu"):
+                if line.startswith(b"cpu "):
+                    st.cpu = _cpu_line(line.split())
+                else:
+                    st.ncpu += 1
+                    if per_cpu:
+                        st.per_cpu.append(_cpu_line(line.split()))
+            elif line.startswith(b"procs_"):
+                key, value = line.split()[:2]
+                if key == b"procs_running":
+                    st.procs_running = int(value)
+                elif key == b"procs_blocked":
+                    st.procs_blocked = int(value)
+            elif line.startswith(b"processes "):
+                st.processes = int(line.split()[1])
+            elif line.startswith(b"btime "):
+                st.btime = int(line.split()[1])
+    except (ValueError, IndexError) as exc:
+        raise malformed(path, exc) from None
     if not st.cpu:
-        raise ValueError(f"{proc}/stat has no cpu line")
+        raise ValueError(f"{path} has no cpu line")
     return st
 
 
@@ -85,8 +95,7 @@ def read_keyed(path: str, scale: int = 1, keys: tuple[str, ...] | None = None
 
     One regular-expression pass (in C) instead of a Python loop over ~200 vmstat lines; with
     `keys`, only those are converted."""
-    with open(path, "rb") as f:
-        raw = dict(_KEYED.findall(f.read()))
+    raw = dict(_KEYED.findall(read_bytes(path)))
     if keys is None:
         return {k.decode(): int(v) * scale for k, v in raw.items()}
     return {k: int(raw[b]) * scale for k in keys if (b := k.encode()) in raw}
@@ -94,35 +103,39 @@ def read_keyed(path: str, scale: int = 1, keys: tuple[str, ...] | None = None
 
 def read_cpuinfo_mhz(proc: str) -> list[float]:
     """Each logical CPU's `cpu MHz` line in /proc/cpuinfo (none on some architectures)."""
-    with open(f"{proc}/cpuinfo", "rb") as f:
-        return [float(line.partition(b":")[2]) for line in f.read().split(b"\n")
+    path = f"{proc}/cpuinfo"
+    try:
+        return [float(line.partition(b":")[2]) for line in read_bytes(path).split(b"\n")
                 if line.lower().startswith(b"cpu mhz")]
+    except ValueError as exc:
+        raise malformed(path, exc) from None
 
 
 def read_physical_cores(proc: str) -> int | None:
     """Distinct (package, core) pairs in /proc/cpuinfo; None where it does not say (ARM)."""
     cores: set[tuple[bytes, bytes]] = set()
     package = b""
-    with open(f"{proc}/cpuinfo", "rb") as f:
-        for line in f.read().split(b"\n"):
-            if line.startswith(b"physical id"):
-                package = line.partition(b":")[2].strip()
-            elif line.startswith(b"core id"):
-                cores.add((package, line.partition(b":")[2].strip()))
+    for line in read_bytes(f"{proc}/cpuinfo").split(b"\n"):
+        if line.startswith(b"physical id"):
+            package = line.partition(b":")[2].strip()
+        elif line.startswith(b"core id"):
+            cores.add((package, line.partition(b":")[2].strip()))
     return len(cores) or None
 
 
 def read_net_dev(path: str) -> dict[str, NetDev]:
     out: dict[str, NetDev] = {}
-    with open(path, "rb") as f:
-        lines = f.read().decode("ascii", "replace").splitlines()[2:]
-    for line in lines:
-        name, _, rest = line.partition(":")
-        v = rest.split()
-        if len(v) < 12:
-            continue
-        out[name.strip()] = NetDev(int(v[0]), int(v[1]), int(v[2]), int(v[3]),
-                                   int(v[8]), int(v[9]), int(v[10]), int(v[11]))
+    lines = read_bytes(path).decode("utf-8", "replace").splitlines()[2:]
+    try:
+        for line in lines:
+            name, _, rest = line.partition(":")
+            v = rest.split()
+            if len(v) < 12:
+                continue
+            out[name.strip()] = NetDev(int(v[0]), int(v[1]), int(v[2]), int(v[3]),
+                                       int(v[8]), int(v[9]), int(v[10]), int(v[11]))
+    except ValueError as exc:
+        raise malformed(path, exc) from None
     return out
 
 
@@ -136,8 +149,7 @@ def count_sockets(net_dir: str) -> dict[tuple[str, str | None], int]:
     for transport, files in (("tcp", ("tcp", "tcp6")), ("udp", ("udp", "udp6"))):
         for name in files:
             try:
-                with open(f"{net_dir}/{name}", "rb") as f:
-                    data = f.read()
+                data = read_bytes(f"{net_dir}/{name}")
             except FileNotFoundError:  # no IPv6 in this kernel or namespace
                 continue
             for line in data.split(b"\n")[1:]:
@@ -145,7 +157,8 @@ def count_sockets(net_dir: str) -> dict[tuple[str, str | None], int]:
                 if len(parts) < 4:
                     continue
                 # UDP has no connection state: its series carry the transport alone.
-                state = TCP_STATES.get(parts[3].decode(), "unknown") if transport == "tcp" else None
+                state = (TCP_STATES.get(parts[3].decode("ascii", "replace"), "unknown")
+                         if transport == "tcp" else None)
                 key = (transport, state)
                 counts[key] = counts.get(key, 0) + 1
     return counts
@@ -166,8 +179,7 @@ class PidStat:
 
 def read_pid_stat(proc: str, pid: int) -> PidStat:
     """One read of /proc/<pid>/stat gives CPU time, faults, threads and the start time."""
-    with open(f"{proc}/{pid}/stat", "rb") as f:
-        data = f.read()
+    data = read_bytes(f"{proc}/{pid}/stat")
     v = data[data.rindex(b")") + 2 :].split()  # the name may hold spaces and parentheses
     return PidStat(int(v[11]) / CLK_TCK, int(v[12]) / CLK_TCK, int(v[7]), int(v[9]),
                    int(v[17]), int(v[19]))
@@ -195,8 +207,7 @@ def read_pid_status(proc: str, pid: int) -> PidStatus:
     """/proc/<pid>/status: resident and virtual size (VmRSS, VmSize: the counters psutil and
     the collector read, through statm; the rss field of /proc/<pid>/stat disagrees with them on
     current kernels) and context switches, in one read."""
-    with open(f"{proc}/{pid}/status", "rb") as f:
-        data = f.read()
+    data = read_bytes(f"{proc}/{pid}/status")
     return PidStatus(_status_field(data, b"\nVmRSS:") * 1024,
                      _status_field(data, b"\nVmSize:") * 1024,
                      _status_field(data, b"\nvoluntary_ctxt_switches:"),
@@ -206,11 +217,10 @@ def read_pid_status(proc: str, pid: int) -> PidStatus:
 def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:
     """(executable name, command line) as psutil's name() finds them: the kernel's comm,
     completed from the command line where the kernel cut it at 15 characters."""
-    with open(f"{proc}/{pid}/comm", "rb") as f:
-        name = f.read().rstrip(b"\n").decode("utf-8", "replace")
+    name = read_bytes(f"{proc}/{pid}/comm").rstrip(b"\n").decode("utf-8", "replace")
     try:
-        with open(f"{proc}/{pid}/cmdline", "rb") as f:
-            cmdline = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+        cmdline = [a.decode("utf-8", "replace")
+                   for a in read_bytes(f"{proc}/{pid}/cmdline").split(b"\0") if a]
     except PermissionError:
         cmdline = []
     if len(name) >= 15 and cmdline:
@@ -230,35 +240,44 @@ def count_pid_fds(proc: str, pid: int) -> int:
     return len(os.listdir(f"{proc}/{pid}/fd"))
 
 
-def _unescape(field: str) -> str:
-    # /proc/*/mounts escapes space, tab, newline and backslash as octal (\040 ...).
-    if "\\" not in field:
-        return field
-    return field.encode().decode("unicode_escape")
+_OCTAL = re.compile(rb"\\([0-3][0-7]{2})")
+
+
+def _unescape(field: bytes) -> str:
+    """/proc/*/mounts escapes space, tab, newline and backslash as octal (`\\040`); the
+    name's other bytes are as the kernel has them (UTF-8 for nearly every system). Escapes are
+    undone on the bytes, then the bytes decoded, so `/mnt/données\\040x` stays itself."""
+    if b"\\" in field:
+        field = _OCTAL.sub(lambda m: bytes((int(m.group(1), 8),)), field)
+    return field.decode("utf-8", "replace")
 
 
 def read_mounts(path: str) -> list[Mount]:
     mounts: dict[str, Mount] = {}
-    with open(path, "rb") as f:
-        for raw in f.read().decode("utf-8", "replace").splitlines():
-            parts = raw.split()
-            if len(parts) < 4:
-                continue
-            mp = _unescape(parts[1])
-            # A later mount over the same point hides the earlier one.
-            mounts[mp] = Mount(_unescape(parts[0]), mp, parts[2], tuple(parts[3].split(",")))
+    for raw in read_bytes(path).split(b"\n"):
+        parts = raw.split()
+        if len(parts) < 4:
+            continue
+        mp = _unescape(parts[1])
+        # A later mount over the same point hides the earlier one.
+        mounts[mp] = Mount(_unescape(parts[0]), mp, _unescape(parts[2]),
+                           tuple(parts[3].decode("utf-8", "replace").split(",")))
     return list(mounts.values())
 
 
 def read_diskstats(proc: str) -> dict[str, DiskStats]:
     """Per-device counters from /proc/diskstats (sectors are always 512 bytes there)."""
     out: dict[str, DiskStats] = {}
-    with open(f"{proc}/diskstats", "rb") as f:
-        lines = f.read().decode("ascii", "replace").splitlines()
-    for line in lines:
-        v = line.split()
-        if len(v) < 14:
-            continue
-        n = [int(x) for x in v[3:14]]
-        out[v[2]] = DiskStats(n[0], n[1], n[2] * 512, n[3], n[4], n[5], n[6] * 512, n[7], n[9])
+    path = f"{proc}/diskstats"
+    lines = read_bytes(path).decode("utf-8", "replace").splitlines()
+    try:
+        for line in lines:
+            v = line.split()
+            if len(v) < 14:
+                continue
+            n = [int(x) for x in v[3:14]]
+            out[v[2]] = DiskStats(n[0], n[1], n[2] * 512, n[3], n[4], n[5], n[6] * 512, n[7],
+                                  n[9])
+    except ValueError as exc:
+        raise malformed(path, exc) from None
     return out

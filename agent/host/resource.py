@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
@@ -9,7 +10,10 @@ import uuid
 
 from agent import DISTRO_NAME, __version__
 from agent.config.plain import Config
+from agent.host.files import read_text
 from agent.host.paths import HostFS
+
+log = logging.getLogger("agent.host")
 
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
          "armv7l": "arm32", "armv6l": "arm32", "i386": "x86", "i686": "x86", "ppc64le": "ppc64",
@@ -20,16 +24,28 @@ _K8S_ENV = {"K8S_NODE_NAME": "k8s.node.name", "K8S_POD_NAME": "k8s.pod.name",
 _INSTANCE_NS = uuid.UUID("4d63009a-8d0f-11ee-aad7-4c796ed8e320")
 
 
+def _text(path: str) -> str | None:
+    """A host file's text, or None when it is missing; one that is there but unusable (not
+    UTF-8, a FIFO, unreadable) is named in one line and skipped, never a failed start."""
+    try:
+        return read_text(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        reason = f"{path}: {exc.strerror or exc}"
+    except ValueError as exc:  # names the file already
+        reason = str(exc)
+    log.warning("%s; left out of the resource attributes", reason)
+    return None
+
+
 def _first_line(*paths: str) -> str | None:
     """The first line of the first of `paths` that has one, blank lines and `#` comments
     skipped (hostname(5): a cloud-init header is not the host's name)."""
     for path in paths:
-        try:
-            with open(path) as f:
-                line = next((s for raw in f if (s := raw.strip()) and not s.startswith("#")),
-                            None)
-        except OSError:
-            continue
+        text = _text(path) or ""
+        line = next((s for raw in text.splitlines() if (s := raw.strip())
+                     and not s.startswith("#")), None)
         if line:
             return line
     return None
@@ -37,13 +53,9 @@ def _first_line(*paths: str) -> str | None:
 
 def _os_release(host: HostFS) -> str | None:
     for path in (host.path("etc/os-release"), host.path("usr/lib/os-release")):
-        try:
-            with open(path) as f:
-                for line in f:
-                    if line.startswith("PRETTY_NAME="):
-                        return line.split("=", 1)[1].strip().strip('"')
-        except OSError:
-            continue
+        for line in (_text(path) or "").splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip().strip('"')
     return None
 
 

@@ -70,8 +70,9 @@ class StandardEnvSource(PydanticBaseSettingsSource):
 
 
 def config_file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
-    if not path.is_file():
-        raise ConfigError(f"{PREFIX}CONFIG: no such file: {path}")
+    if not path.is_file():  # a FIFO, a directory, a device: never opened
+        what = "not a regular file" if path.exists() else "no such file"
+        raise ConfigError(f"{PREFIX}CONFIG: {what}: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):

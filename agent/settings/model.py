@@ -40,11 +40,24 @@ from agent.settings.values import (
     ConfigError,
     Duration,
     FilePath,
+    Interval,
     Pairs,
     SecretPairs,
     closest,
     require_known,
 )
+
+
+def _no_nul(value: object) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("contains a NUL byte")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k)
+            _no_nul(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _no_nul(v)
 
 
 class Settings(BaseSettings):
@@ -72,7 +85,7 @@ class Settings(BaseSettings):
                                                             "compression")
     export_timeout: Duration = Field(10.0, description="Time one export attempt may take "
                                      "(failed batches stay queued and are retried)")
-    interval: Duration = Field(10.0, description="Collection and export interval")
+    interval: Interval = Field(10.0, description="Collection and export interval")
     certificate: FilePath = Field(None, description="CA bundle to verify the collector")
     client_key: FilePath = Field(None, description="Client key for mTLS")
     client_certificate: FilePath = Field(None, description="Client certificate for mTLS")
@@ -98,7 +111,7 @@ class Settings(BaseSettings):
     root_path: Path = Field(Path("/"), description="Where the host's / is mounted")
     sources: CommaList = Field(default_factory=lambda: list(SOURCE_NAMES),
                                description="Sources that run")
-    source_intervals: dict[str, Duration] = Field(
+    source_intervals: dict[str, Interval] = Field(
         default_factory=dict, description="Slower interval per source, e.g. "
         "ADK_AGENT_SOURCE_INTERVALS__FILESYSTEM=60s")
     metrics_enabled: CommaList = Field(default_factory=list,
@@ -109,8 +122,9 @@ class Settings(BaseSettings):
         "both from the same reads")
     source_timeout: Duration = Field(2.0, description="Longest a blocking read (statvfs of "
                                      "a stale network mount) may take before it is skipped")
-    max_series: int = Field(1000, ge=1, description="Most series one metric may export; "
-                            "more are dropped with one warning naming the metric")
+    max_series: int = Field(1000, ge=1, description="Most series one metric exports; the "
+                            "rest are folded into one `otel.metric.overflow=true` series, with "
+                            "one warning naming the metric")
     per_cpu: bool = Field(False, description="cpu.logical_number series for each CPU")
     processes: CommaList = Field(default_factory=lambda: ["self"],
                                  description="Process targets: self, pid:N, pidfile:PATH, "
@@ -143,6 +157,14 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field("info",
                                                                    description="Log level")
     log_format: Literal["text", "json"] = Field("text", description="Log line format")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _nul(cls, v: object) -> object:
+        """No value holds a NUL byte (a path with one fails deep inside the OS, naming no
+        setting; a config file can carry one where the environment cannot)."""
+        _no_nul(v)
+        return v
 
     @field_validator("log_level", "protocol", "grpc_client", "exporter", "compression",
                      "temporality", "log_format", "metric_schema", mode="before")
@@ -342,14 +364,20 @@ def load_settings(**flags: Any) -> Settings:
         loc = [str(p) for p in err["loc"]]
         field = loc[0] if loc else "settings"
         where = _where(field, flags, config, loc[1] if len(loc) > 1 else "")
-        if field not in Settings.model_fields:
-            where = f"{config}: key '{field}'" if config else field
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
         if field == "endpoint" and isinstance(value, str):  # never its userinfo or query
             value = shown_endpoint(value)
-        shown = "" if field in ("headers",) or isinstance(value, dict | list) \
-            or value is None else f" = {str(value)[:80]!r}"
+        secret = field == "headers"
+        if field not in Settings.model_fields:
+            # an unknown key's value is never shown: `headerz:` may well hold a credential
+            where = f"{config}: key '{field}'" if config else field
+            close = closest(field, Settings.model_fields)
+            msg = "not a setting of this agent" + (f" (did you mean '{close}'?)" if close
+                                                   else "")
+            secret = True
+        shown = "" if secret or isinstance(value, dict | list) or value is None \
+            else f" = {str(value)[:80]!r}"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{where}{shown}: {msg}{more}") from None
     except ConfigError:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -95,30 +95,52 @@ class Context:
         return cls(config, host, choose(host, cycle, config), cycle)
 
 
-@dataclass(frozen=True)
-class NameFilter:
+class Forgetful:
+    """A cache of what series need from cycle to cycle (interned attribute sets, filter
+    verdicts) that cannot pile up when names churn: pids, veth interfaces, container mounts.
+
+    At the end of a cycle (`sweep`), a cache that has grown past twice what it held in the
+    cycle after its last clearing, plus a little, is cleared; the next cycle fills it again
+    with what is still in use. A host whose names do not change never clears it; one whose
+    names churn holds at most about twice its live names."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Any, Any] = {}
+        self._base: int | None = None  # its size one cycle after the last clearing
+
+    def sweep(self) -> None:
+        size = len(self._cache)
+        if self._base is None:
+            self._base = size
+        elif size > 2 * self._base + 64:
+            self._cache = {}
+            self._base = None
+
+
+class NameFilter(Forgetful):
     """Glob include/exclude lists: a name passes when it matches an include (or there are none)
     and no exclude. Verdicts are cached: device and interface names repeat every cycle."""
 
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    _seen: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    def __init__(self, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.include = include
+        self.exclude = exclude
 
     def __call__(self, name: str) -> bool:
-        verdict = self._seen.get(name)
+        verdict = self._cache.get(name)
         if verdict is None:
             verdict = (not self.include or any(fnmatch.fnmatchcase(name, p) for p in self.include)
                        ) and not any(fnmatch.fnmatchcase(name, p) for p in self.exclude)
-            self._seen[name] = verdict
+            self._cache[name] = verdict
         return verdict
 
 
-class Attrs:
+class Attrs(Forgetful):
     """Interns attribute dicts so a series reuses one dict across cycles."""
 
     def __init__(self, *keys: str) -> None:
+        super().__init__()
         self.keys = keys
-        self._cache: dict[tuple[AttrValue, ...], dict[str, AttrValue]] = {}
 
     def __call__(self, *values: AttrValue) -> dict[str, AttrValue]:
         attrs = self._cache.get(values)
@@ -149,3 +171,10 @@ class Source:
         """This source's part of the health document, from what the last cycle read (never a
         read of its own: probes must cost nothing). Sections may be shared by sources."""
         return {}
+
+    def sweep(self) -> None:
+        """The end of a cycle: let the caches among this source's attributes forget names no
+        longer seen. Found by type, so a new cache cannot be forgotten here."""
+        for value in vars(self).values():
+            if isinstance(value, Forgetful):
+                value.sweep()

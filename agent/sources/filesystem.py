@@ -59,6 +59,16 @@ class FsUsage:
         return self.used / (self.used + self.free) * 100 if self.used + self.free else 0.0
 
 
+def _count(items: list[str], what: str) -> str:
+    return f"1 {what}" if len(items) == 1 else f"{len(items):,} {what}s"
+
+
+def _listed(items: list[str], most: int = 5) -> str:
+    """A few of many, so 10,000 mounts make one line, not 10,000."""
+    shown = ", ".join(items[:most])
+    return shown if len(items) <= most else f"{shown} and {len(items) - most:,} more"
+
+
 class FilesystemSource(Source):
     name = "filesystem"
     metrics = (
@@ -85,7 +95,8 @@ class FilesystemSource(Source):
         self._stuck: dict[str, Future[os.statvfs_result]] = {}
         self._pool = DaemonPool(4, "adk-statvfs")
 
-    def _statvfs(self, m: Mount, deadline: float) -> os.statvfs_result | None:
+    def _statvfs(self, m: Mount, deadline: float, news: dict[str, list[str]]
+                 ) -> os.statvfs_result | None:
         """statvfs in a worker so a stale network mount cannot hang the cycle: a mount whose
         call does not return by the deadline is skipped, and skipped without a new call for
         as long as that call stays stuck."""
@@ -96,29 +107,32 @@ class FilesystemSource(Source):
             if not stuck.done():
                 return None
             del self._stuck[m.mountpoint]
-            log.info("filesystem %s answers again", m.mountpoint)
+            news["answer statvfs again"].append(m.mountpoint)
         future = self._pool.submit(os.statvfs, self.ctx.host.path(m.mountpoint))
         try:
             return future.result(timeout=max(deadline - time.monotonic(), 0.001))
         except FutureTimeout:
             self._stuck[m.mountpoint] = future
-            log.warning("filesystem %s (%s) did not answer statvfs within %gs; skipped until "
-                        "it does", m.mountpoint, m.fstype, self.config.source_timeout)
+            news["stuck"].append(f"{m.mountpoint} ({m.fstype})")
             return None
 
     @per_cycle
     def usage(self) -> list[FsUsage]:
         out = []
         deadline = time.monotonic() + self.config.source_timeout
-        for m in self.read.mounts():
+        # what changed this cycle, said in one line each however many mounts it concerns
+        news: dict[str, list[str]] = {"skipped": [], "stuck": [], "answer statvfs again": []}
+        mounts = self.read.mounts()
+        for m in mounts:
             if not (self._fs_types(m.fstype) and self._mountpoints(m.mountpoint)):
                 continue
             try:
-                st = self._statvfs(m, deadline)
-            except OSError as exc:  # gone, or not ours to read: skip it, say so once
+                st = self._statvfs(m, deadline, news)
+            except (OSError, ValueError) as exc:  # gone, not ours to read, not a path at all
                 if m.mountpoint not in self._unreadable:
                     self._unreadable.add(m.mountpoint)
-                    log.info("filesystem %s skipped: %s", m.mountpoint, exc.strerror or exc)
+                    reason = getattr(exc, "strerror", None) or exc
+                    news["skipped"].append(f"{m.mountpoint} ({reason})")
                 continue
             if st is None:
                 continue
@@ -129,7 +143,22 @@ class FilesystemSource(Source):
                 m.device, m.mountpoint, m.fstype, "ro" if "ro" in m.options else "rw",
                 used=(st.f_blocks - st.f_bfree) * size, free=st.f_bavail * size,
                 reserved=(st.f_bfree - st.f_bavail) * size))
+        if len(self._unreadable) > len(mounts):  # unmounted since: forget them
+            self._unreadable &= {m.mountpoint for m in mounts}
+        self._report(news)
         return out
+
+    def _report(self, news: dict[str, list[str]]) -> None:
+        if news["skipped"]:
+            log.info("%s skipped: %s", _count(news["skipped"], "filesystem"),
+                     _listed(news["skipped"]))
+        if news["stuck"]:
+            log.warning("%s did not answer statvfs within %gs (skipped until answering): %s",
+                        _count(news["stuck"], "filesystem"), self.config.source_timeout,
+                        _listed(news["stuck"]))
+        if news["answer statvfs again"]:
+            log.info("%s answer again: %s", _count(news["answer statvfs again"], "filesystem"),
+                     _listed(news["answer statvfs again"]))
 
     def _usage(self) -> Iterator[Obs]:
         for fs in self.usage():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from agent.config.targets import Target, parse_target
 from agent.host.cycle import Memo, per_cycle
+from agent.host.files import read_bytes
 from agent.host.identity import Identities, Identity
 from agent.sources.base import (
     Attributes,
@@ -38,9 +39,8 @@ APROC = ("pid", "name")
 
 def _read_pidfile(path: str) -> int | None:
     try:
-        with open(path) as f:
-            text = f.read().strip()
-    except OSError:  # not written yet: the application has not started
+        text = read_bytes(path, 4096).strip()
+    except OSError:  # not written yet (the application has not started), or not a file
         return None
     return int(text) if text.isdigit() else None
 
@@ -151,7 +151,8 @@ class ProcessSource(Source):
         except PermissionError:
             if (pid, what) not in self._denied:
                 self._denied.add((pid, what))
-                log.warning("process %d: no permission to read its %s; skipped", pid, what)
+                log.warning("process %d: no permission to read its %s; skipped", pid, what,
+                            extra={"subject": (pid, what)})
             return None
         except (NotImplementedError, AttributeError):  # not on this platform
             return None
@@ -197,7 +198,8 @@ class ProcessSource(Source):
             except PermissionError:
                 if (pid, "process") not in self._denied:
                     self._denied.add((pid, "process"))
-                    log.warning("process %d: no permission to read it; skipped", pid)
+                    log.warning("process %d: no permission to read it; skipped", pid,
+                                extra={"subject": pid})
         gone = self._prev.keys() - set(pids)
         if gone:  # forget everything kept per process, or churning targets would pile up
             self.read.forget(gone)

@@ -501,6 +501,7 @@ def test_unit_directives() -> None:
         "AF_INET", "AF_INET6", "AF_UNIX", "AF_NETLINK"}
     assert "ProtectProc" not in svc and "ProcSubset" not in svc, "they hide what is measured"
     assert "RestartSec" in svc
+    assert svc["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # SIGHUP: check and restart
     stop = parse_duration(svc["TimeoutStopSec"][0])
     assert stop > Settings.model_fields["shutdown_timeout"].default
     assert "Environment" in svc and "ADK_AGENT_QUEUE_DIR=/var/lib/adk-agent/queue" in \

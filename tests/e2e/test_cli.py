@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import AgentProcess, wait_until
+from tests.paths import HOSTROOT
 
 
 @pytest.mark.parametrize("env", [
@@ -60,3 +62,30 @@ def test_json_lines_from_the_command(tmp_path: Path) -> None:
     assert any("stopping" in d["message"] for d in docs)
 
 
+
+
+def test_fifos_where_files_belong_never_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "headers"
+    os.mkfifo(fifo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADK_AGENT_", "OTEL_"))}
+    env.update({"ADK_AGENT_HEADERS_FILE": str(fifo), "ADK_AGENT_HEALTH_ADDRESS": ""})
+    for command in ("check", "run"):  # would wait for a writer forever
+        r = subprocess.run([sys.executable, "-m", "agent", command], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "not a regular file (a FIFO)" in r.stderr, r.stderr
+        assert "ADK_AGENT_HEADERS_FILE" in r.stderr and r.stderr.count("\n") == 1
+    root = tmp_path / "root"
+    shutil.copytree(HOSTROOT, root)
+    for name in ("etc/hostname", "proc/meminfo"):
+        (root / name).unlink()
+        os.mkfifo(root / name)
+    agent = AgentProcess({"ADK_AGENT_ROOT_PATH": str(root), "ADK_AGENT_EXPORTER": "none",
+                          "ADK_AGENT_INTERVAL": "100ms"}, workdir=tmp_path)
+    try:
+        assert wait_until(lambda: "exporting" in agent.stderr(), 20), agent.stderr()
+        assert agent.terminate() == 0  # one SIGTERM
+    finally:
+        agent.kill()
+    err = agent.stderr()
+    assert f"{root}/etc/hostname: not a regular file (a FIFO)" in err
+    assert f"not a regular file (a FIFO): {root}/proc/meminfo" in err  # memory fails alone

@@ -24,7 +24,7 @@ def queued(port: int) -> int:
 
 def agent_env(receiver: Receiver, port: int, **extra: str) -> dict[str, str]:
     return {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{receiver.endpoint}",
-            "ADK_AGENT_INTERVAL": "50ms", "ADK_AGENT_EXPORT_TIMEOUT": "200ms",
+            "ADK_AGENT_INTERVAL": "100ms", "ADK_AGENT_EXPORT_TIMEOUT": "200ms",
             "ADK_AGENT_HEALTH_ADDRESS": f"127.0.0.1:{port}",
             "ADK_AGENT_SOURCES": "cpu,memory,system", **extra}
 

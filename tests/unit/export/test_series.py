@@ -68,18 +68,18 @@ def test_a_series_is_known_by_its_attributes_not_only_its_dict() -> None:
 
 def test_beyond_the_cap_the_rest_folds_into_one_overflow_series(
         caplog: pytest.LogCaptureFixture) -> None:
-    series = MetricSeries(COUNTER, CLOCKS, False, 2)
+    series = MetricSeries(COUNTER, CLOCKS, False, 3)
     first = [(1, {"x": "a"}), (2, {"x": "b"})]
     caplog.set_level(logging.WARNING)
     for _ in range(3):
         points = series.points([*first, (3, {"x": "c"}), (4, {"x": "d"})], 9_000)
         assert values(points) == {("a",): (1, 1_000), ("b",): (2, 1_000), (True,): (7, 5_000)}
-    assert points[-1].attrs == OVERFLOW
-    assert caplog.text.count("c has 4 series, more than ADK_AGENT_MAX_SERIES=2") == 1
-    # known series keep their place: a new one only comes in when there is room
-    points = series.points([(3, {"x": "c"}), (1, {"x": "a"})], 9_000)
-    assert values(points) == {("a",): (1, 1_000), ("c",): (3, 1_000)}
-    gauge = MetricSeries(GAUGE, CLOCKS, False, 1)
+    assert points[-1].attrs == OVERFLOW  # three series in all: the cap counts it
+    assert caplog.text.count("c has 4 series, more than ADK_AGENT_MAX_SERIES=3") == 1
+    # known series keep their place; when all fit, none is folded
+    points = series.points([(3, {"x": "c"}), (1, {"x": "a"}), (2, {"x": "b"})], 9_000)
+    assert values(points) == {("a",): (1, 1_000), ("b",): (2, 1_000), ("c",): (3, 1_000)}
+    gauge = MetricSeries(GAUGE, CLOCKS, False, 2)
     assert values(gauge.points([(1, {"x": "a"}), (0.25, {"x": "b"}), (0.5, {"x": "c"})], 9)) \
         == {("a",): (1, 0), (True,): (0.5, 0)}  # a gauge's overflow keeps the last value
 

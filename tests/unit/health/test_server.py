@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
+from pathlib import Path
 
 from agent.health.server import Probes
 from agent.pipeline import Agent
+from tests.paths import HOSTROOT
 from tests.unit.rig import config
 
 
@@ -18,3 +22,18 @@ def test_wedged_loop_turns_liveness_503() -> None:
     assert not ok and "no collection for" in why
 
 
+
+
+def test_a_nan_load_average_is_null_in_valid_json(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(HOSTROOT, root)
+    (root / "proc" / "loadavg").write_text("nan inf -inf 1/100 1\n")
+    agent = Agent(config(root, interval="1s"))
+    agent.collect()
+    agent.last_collect = time.monotonic()
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} is not JSON")
+
+    doc = json.loads(Probes(agent).health_json(), parse_constant=no_constants)
+    assert doc["figures"]["load"] == {"1m": None, "5m": None, "15m": None}

@@ -266,8 +266,8 @@ def test_only_the_files_asked_for_are_opened(monkeypatch: pytest.MonkeyPatch) ->
         opened.append(path)
         return real(path, flags, *args, **kw)  # type: ignore[arg-type]
 
+    path = paths(scan(SYSTEMD))[A1]  # the tree found and walked first
     monkeypatch.setattr(cgroup.os, "open", counting)
-    path = paths(scan(SYSTEMD))[A1]
     st = cgroup.read(path, {CPU_STAT, MEMORY_CURRENT})
     assert st is not None and st.cpu is not None and st.memory_current == 100 * MIB
     assert st.memory_stat is None and st.io is None and st.pressure == {}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,3 +58,26 @@ def test_through_a_host_root_the_node_name_is_the_host_name(
     # without a host root (a sidecar, a systemd unit) the name is this host's own
     monkeypatch.setattr("socket.gethostname", lambda: "pod-or-host")
     assert host_attributes(HostFS("/"))["host.name"] == "pod-or-host"
+
+
+def test_unusable_identity_files_are_named_and_skipped(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(HOSTROOT, root)
+    (root / "etc" / "machine-id").write_bytes(b"\xff\xfe0123\n")  # not UTF-8
+    (root / "etc" / "os-release").write_bytes(b'PRETTY_NAME="Caf\xe9 OS"\n')
+    (root / "etc" / "hostname").unlink()
+    os.mkfifo(root / "etc" / "hostname")  # would block open() until a writer came
+    caplog.set_level(logging.WARNING)
+    done: list[dict[str, str]] = []
+    worker = threading.Thread(target=lambda: done.append(host_attributes(HostFS(str(root)))),
+                              daemon=True)
+    worker.start()
+    worker.join(5)
+    assert done, "start-up blocked on a FIFO"
+    attrs = done[0]
+    assert "host.id" not in attrs and "host.name" not in attrs
+    assert attrs["os.description"].startswith("Linux ")  # the kernel alone
+    lines = caplog.text.splitlines()
+    for name in ("machine-id", "os-release", "hostname"):
+        assert sum(f"etc/{name}" in line for line in lines) == 1, caplog.text

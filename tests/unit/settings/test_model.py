@@ -101,6 +101,11 @@ def test_headers_and_resource_attributes(monkeypatch: pytest.MonkeyPatch) -> Non
     ({"ADK_AGENT_CONFIG": "/no/such.yaml"}, "ADK_AGENT_CONFIG: no such file"),
     ({"ADK_AGENT_HEALTH_ADDRESS": "localhost"}, "ADK_AGENT_HEALTH_ADDRESS"),
     ({"ADK_AGENT_SOURCE_INTERVALS": "{bad"}, "ADK_AGENT_SOURCE_INTERVALS: not valid JSON"),
+    ({"ADK_AGENT_INTERVAL": "1ms"}, "ADK_AGENT_INTERVAL = '1ms': the shortest interval is 100ms"),
+    ({"OTEL_METRIC_EXPORT_INTERVAL": "50"}, "OTEL_METRIC_EXPORT_INTERVAL"),
+    ({"ADK_AGENT_SOURCE_INTERVALS__CPU": "10ms"}, "ADK_AGENT_SOURCE_INTERVALS__CPU"),
+    ({"ADK_AGENT_SHUTDOWN_TIMEOUT": "10000000000"}, "at most 24h"),
+    ({"OTEL_EXPORTER_OTLP_TIMEOUT": "100000000000"}, "OTEL_EXPORTER_OTLP_TIMEOUT"),
 ])
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
                                       expect: str) -> None:
@@ -128,3 +133,23 @@ def test_header_values_never_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert "topsecret" not in str(err.value)
+
+
+def test_a_nul_byte_names_its_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text('queue_dir: "/var/lib/q\\0ueue"\n')
+    monkeypatch.setenv("ADK_AGENT_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=r"agent.yaml: key 'queue_dir' .*contains a NUL byte"):
+        load_settings()
+    monkeypatch.delenv("ADK_AGENT_CONFIG")
+    with pytest.raises(ConfigError, match=r"--health-address .*NUL"):
+        load_settings(health_address="127.0.0.1:1\x0033")
+
+
+def test_a_fifo_config_file_is_not_opened(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    fifo = tmp_path / "agent.yaml"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("ADK_AGENT_CONFIG", str(fifo))
+    with pytest.raises(ConfigError, match="ADK_AGENT_CONFIG: not a regular file"):
+        load_settings()

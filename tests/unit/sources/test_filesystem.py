@@ -81,3 +81,28 @@ def test_a_hanging_statvfs_is_bounded(root: Path, monkeypatch: pytest.MonkeyPatc
     while (seen := mounts()) != {"/", "/data"} and time.monotonic() < deadline:
         pass
     assert seen == {"/", "/data"}
+
+
+def test_mount_points_keep_non_ascii_names_and_escapes(root: Path) -> None:
+    (root / "mnt" / "données x").mkdir(parents=True)
+    (root / "mnt" / "a\\b").mkdir()
+    with open(root / "proc" / "1" / "mounts", "ab") as f:
+        f.write(b"/dev/sdd1 /mnt/donn\xc3\xa9es\\040x ext4 rw 0 0\n"
+                b"/dev/sde1 /mnt/a\\134b ext4 ro 0 0\n")
+    points = observe("filesystem", "system.filesystem.utilization", root)
+    mounts = {dict(k)["system.filesystem.mountpoint"] for k in points}
+    assert {"/mnt/données x", "/mnt/a\\b"} <= mounts
+
+
+def test_ten_thousand_unreadable_mounts_make_one_line(root: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    with open(root / "proc" / "1" / "mounts", "a") as f:
+        f.writelines(f"/dev/x{n} /mnt/gone{n} ext4 rw 0 0\n" for n in range(10_000))
+    caplog.set_level(logging.INFO, logger="agent")
+    rig = Rig(root)
+    for _ in range(3):
+        assert {dict(k)["system.filesystem.mountpoint"]
+                for k in rig.observe("filesystem", "system.filesystem.usage")} == {"/", "/data"}
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("agent.sources")]
+    assert len(lines) == 1, lines[:3]  # the first cycle says it; the next ones know it
+    assert lines[0].startswith("10,001 filesystems skipped: ") and "and 9,996 more" in lines[0]
