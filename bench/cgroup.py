@@ -3,7 +3,7 @@ generated node (tests/cgroup_tree.py, written to a temporary directory on tmpfs 
 
   scan       agent.host.cgroup.Walker.scan(): the kubelet layout walked, ids matched
   identity   agent.host.kubelet.KubeletLogs.refresh() with nothing changed (two stat calls)
-  read       agent.host.cgroup.read() of every pod and container cgroup, all ten files
+  read       agent.host.cgroupstats.read() of every pod and container cgroup, all ten files
   cycle      the three together, plus each container's role and identity looked up
 
 CPU from time.thread_time over --cycles iterations (kernel time of the syscalls included).
@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 
 from entry import run_main  # noqa: E402
 
-from agent.host import cgroup, kubelet  # noqa: E402
+from agent.host import cgroup, cgroupstats, kubelet  # noqa: E402
 from tests import cgroup_tree  # noqa: E402
 
 
@@ -54,7 +54,7 @@ def main() -> int:
     ap.add_argument("--real-file", action="append", default=[],
                     help="also time reading this file (e.g. a real cgroup's memory.stat)")
     ap.add_argument("--real-cgroup", action="append", default=[],
-                    help="also time agent.host.cgroup.read() of this real cgroup directory")
+                    help="also time agent.host.cgroupstats.read() of this real cgroup directory")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
@@ -72,19 +72,19 @@ def main() -> int:
 
         def read_all() -> None:
             for path in cgroups:
-                cgroup.read(path)
+                cgroupstats.read(path)
 
         def cycle() -> int:
             s = walker.scan()
             logs.refresh()
             points = 0
             for p in s.pods:
-                if cgroup.read(p.path) is not None and logs.pod(p.uid) is not None:
+                if cgroupstats.read(p.path) is not None and logs.pod(p.uid) is not None:
                     points += 1
             for c in s.containers:
                 if logs.role(c.id, c.pod_uid) is kubelet.Role.SANDBOX:
                     continue
-                if cgroup.read(c.path) is not None and logs.container(c.id) is not None:
+                if cgroupstats.read(c.path) is not None and logs.container(c.id) is not None:
                     points += 1
             return points
 
@@ -118,10 +118,10 @@ def main() -> int:
                 f.read()
 
         print(f"  {path} ({size} bytes): {cpu_us(read_real, args.cycles * 10):.1f} µs a read")
-    offered = cgroup.find_hierarchy("/").files or cgroup.ALL_FILES
+    offered = cgroup.find_hierarchy("/").files or cgroupstats.ALL_FILES
     for path in args.real_cgroup:
         present = sorted(f for f in offered if os.path.exists(f"{path}/{f}"))
-        us = cpu_us(lambda path=path: cgroup.read(path, offered), args.cycles * 10)
+        us = cpu_us(lambda path=path: cgroupstats.read(path, offered), args.cycles * 10)
         print(f"  {path}: {us:.1f} µs a read of {len(present)} files ({', '.join(present)})")
     return 0
 

@@ -1,7 +1,6 @@
-"""cgroup v2: where the unified tree is, which of its cgroups are pods and containers, and
-what one cgroup's files say.
+"""cgroup v2: where the unified tree is, which of its cgroups are pods and containers.
 
-Three steps, each cheap by construction:
+Each step cheap by construction:
 
 - `find_hierarchy(root)` once: the unified tree under the host root (`sys/fs/cgroup`, or
   `sys/fs/cgroup/unified` on a hybrid host), or why there is none (cgroup v1 only, no cgroup
@@ -9,21 +8,19 @@ Three steps, each cheap by construction:
 - `Walker.scan()` each cycle: one scandir per directory level of the kubelet's layouts (both
   cgroup drivers) and of the plain container runtimes' parents; names are matched once and
   remembered while they exist.
-- `read(path, files)` per pod and container: the directory is opened once and only the files
-  asked for are read relative to it. A cgroup that vanishes between the scan and the read
-  (ENOENT, ENODEV) costs only its own data: `read` returns None, or what it had read.
+- `offered(tree)` once: which files a cgroup of this tree has (`read` of them is in
+  agent/host/cgroupstats.py).
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from agent.host import pressure as psi
+from agent.host.cgroupstats import CONTROLLER_FILES, CPU_PRESSURE, CPU_STAT, PRESSURE_FILES
 from agent.host.files import read_bytes
 
 # --- where the tree is ---------------------------------------------------------------------
@@ -194,28 +191,6 @@ class Walker:
                                                       f"{path}/{name}", pod_uid))
 
 
-# --- what one cgroup's files say ------------------------------------------------------------
-
-CPU_STAT = "cpu.stat"
-CPU_MAX = "cpu.max"
-MEMORY_CURRENT = "memory.current"
-MEMORY_STAT = "memory.stat"
-MEMORY_EVENTS = "memory.events"
-MEMORY_MAX = "memory.max"
-IO_STAT = "io.stat"
-CPU_PRESSURE = "cpu.pressure"
-MEMORY_PRESSURE = "memory.pressure"
-IO_PRESSURE = "io.pressure"
-PRESSURE_FILES = {CPU_PRESSURE: "cpu", MEMORY_PRESSURE: "memory", IO_PRESSURE: "io"}
-ALL_FILES = frozenset({CPU_STAT, CPU_MAX, MEMORY_CURRENT, MEMORY_STAT, MEMORY_EVENTS, MEMORY_MAX,
-                       IO_STAT, *PRESSURE_FILES})
-
-# The files each controller adds to a cgroup whose parent enables it (cpu.stat's usage lines
-# are always there; its throttling lines come with the cpu controller).
-CONTROLLER_FILES = {"cpu": (CPU_MAX,), "memory": (MEMORY_CURRENT, MEMORY_STAT, MEMORY_EVENTS,
-                                                  MEMORY_MAX), "io": (IO_STAT,)}
-
-
 def offered(tree: str) -> frozenset[str]:
     """The files worth asking a cgroup of this tree for: the controllers the root enables for
     its children (the kubelet needs cpu and memory there), and PSI where the kernel has it
@@ -231,252 +206,3 @@ def offered(tree: str) -> frozenset[str]:
     if os.path.exists(f"{tree}/{CPU_PRESSURE}"):
         files.update(PRESSURE_FILES)
     return frozenset(files)
-
-
-# What memory.stat gives the metrics; its other ~60 lines are skipped, not converted.
-MEMORY_STAT_KEYS = ("anon", "file", "active_file", "inactive_file", "pgfault", "pgmajfault")
-_MEMORY_STAT_NEEDLES = tuple((k, f"\n{k} ".encode()) for k in MEMORY_STAT_KEYS)
-
-# Errors that mean the cgroup (or this one file of it) is not there: removed between the scan
-# and the read (ENOENT when opening, ENODEV when reading a file of a removed cgroup), or a
-# file the kernel does not offer here (PSI off, a controller not enabled).
-GONE = frozenset({errno.ENOENT, errno.ENODEV, errno.ENOTDIR, errno.ESRCH, errno.EOPNOTSUPP,
-                  errno.ENOTSUP})
-
-
-@dataclass(frozen=True, slots=True)
-class CpuStat:
-    """cpu.stat. Without the cpu controller enabled on the cgroup (a hybrid host's v2 tree,
-    a parent that does not delegate it) only the usage lines are there."""
-
-    usage_us: int | None = None
-    user_us: int | None = None
-    system_us: int | None = None
-    nr_periods: int | None = None
-    nr_throttled: int | None = None
-    throttled_us: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CpuMax:
-    """cpu.max: `$QUOTA $PERIOD` in microseconds; the quota is `max` when there is none."""
-
-    quota_us: int | None
-    period_us: int
-
-    @property
-    def cpus(self) -> float | None:
-        """The limit in CPUs (quota over period), None when unlimited."""
-        if self.quota_us is None or not self.period_us:
-            return None
-        return self.quota_us / self.period_us
-
-
-@dataclass(frozen=True, slots=True)
-class IOStat:
-    """One device's line of io.stat."""
-
-    rbytes: int = 0
-    wbytes: int = 0
-    rios: int = 0
-    wios: int = 0
-
-
-@dataclass(slots=True)
-class CgroupStats:
-    """What was read of one cgroup; a field is None when its file was not asked for, not
-    there, or gone."""
-
-    cpu: CpuStat | None = None
-    cpu_max: CpuMax | None = None
-    memory_current: int | None = None
-    memory_stat: dict[str, int] | None = None
-    memory_events: dict[str, int] | None = None
-    memory_max: int | None = None  # bytes; None also when the file says `max` (no limit)
-    io: dict[str, IOStat] | None = None  # by "major:minor"
-    pressure: dict[str, dict[str, psi.Stall]] = field(default_factory=dict)  # by resource
-
-    @property
-    def working_set(self) -> int | None:
-        """Usage less inactive file pages, never below 0: what the kubelet and cAdvisor call
-        the working set (the figure the kubelet's evictions and `kubectl top` use)."""
-        if self.memory_current is None:
-            return None
-        inactive = (self.memory_stat or {}).get("inactive_file")
-        if inactive is None:
-            return None
-        return max(self.memory_current - inactive, 0)
-
-    @property
-    def rss(self) -> int | None:
-        """Anonymous memory (memory.stat `anon`), as cAdvisor's RSS on cgroup v2."""
-        return None if self.memory_stat is None else self.memory_stat.get("anon")
-
-    @property
-    def faults(self) -> tuple[int, int] | None:
-        """(minor, major) page faults; memory.stat `pgfault` counts both kinds."""
-        stat = self.memory_stat
-        if stat is None or "pgfault" not in stat:
-            return None
-        major = stat.get("pgmajfault", 0)
-        return stat["pgfault"] - major, major
-
-
-def _pairs(data: bytes) -> dict[bytes, bytes]:
-    """`key value` lines as a dict of unconverted tokens (one split, in C)."""
-    tokens = data.split()
-    return dict(zip(tokens[::2], tokens[1::2], strict=False))
-
-
-def _int(kv: dict[bytes, bytes], key: bytes) -> int | None:
-    value = kv.get(key)
-    return None if value is None else int(value)
-
-
-def parse_cpu_stat(data: bytes) -> CpuStat:
-    kv = _pairs(data)
-    return CpuStat(_int(kv, b"usage_usec"), _int(kv, b"user_usec"), _int(kv, b"system_usec"),
-                   _int(kv, b"nr_periods"), _int(kv, b"nr_throttled"),
-                   _int(kv, b"throttled_usec"))
-
-
-def parse_keyed(data: bytes) -> dict[str, int]:
-    """`key value` lines (memory.events) as a dict."""
-    return {k.decode(): int(v) for k, v in _pairs(data).items()}
-
-
-def parse_memory_stat(data: bytes) -> dict[str, int]:
-    """Only MEMORY_STAT_KEYS of memory.stat: a substring search for each (in C) instead of
-    splitting or matching all of its lines."""
-    data = b"\n" + data
-    out: dict[str, int] = {}
-    for key, needle in _MEMORY_STAT_NEEDLES:
-        start = data.find(needle)
-        if start >= 0:
-            start += len(needle)
-            end = data.find(b"\n", start)
-            out[key] = int(data[start:end] if end >= 0 else data[start:])
-    return out
-
-
-def parse_limit(data: bytes) -> int | None:
-    """A single u64 such as memory.max or memory.current; `max` (no limit) is None."""
-    value = data.strip()
-    return None if value == b"max" else int(value)
-
-
-def parse_cpu_max(data: bytes) -> CpuMax:
-    quota, _, period = data.strip().partition(b" ")
-    return CpuMax(parse_limit(quota), int(period or b"100000"))
-
-
-def parse_io_stat(data: bytes) -> dict[str, IOStat]:
-    """`8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0` lines by device number. Keys the
-    kernel adds (discards, io.cost's) are ignored."""
-    out: dict[str, IOStat] = {}
-    for line in data.splitlines():
-        tokens = line.split()
-        if not tokens:
-            continue
-        if len(tokens) >= 5 and tokens[1][:7] == b"rbytes=" and tokens[4][:5] == b"wios=":
-            # the order the kernel prints them in
-            out[tokens[0].decode()] = IOStat(int(tokens[1][7:]), int(tokens[2][7:]),
-                                             int(tokens[3][5:]), int(tokens[4][5:]))
-            continue
-        kv = dict(t.split(b"=", 1) for t in tokens[1:] if b"=" in t)
-        out[tokens[0].decode()] = IOStat(int(kv.get(b"rbytes", 0)), int(kv.get(b"wbytes", 0)),
-                                         int(kv.get(b"rios", 0)), int(kv.get(b"wios", 0)))
-    return out
-
-
-def _read_at(dir_fd: int, name: str) -> bytes | None:
-    """One file of an open cgroup directory; None if it (or the cgroup) is not there."""
-    try:
-        # non-blocking: a FIFO planted in a host root must not stall the cycle
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in GONE:
-            return None
-        raise
-    try:
-        data = os.read(fd, 65536)
-        if len(data) == 65536:  # io.stat of a host with very many devices
-            chunks = [data]
-            while chunk := os.read(fd, 65536):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-        return data
-    except OSError as exc:
-        if exc.errno in GONE:
-            return None
-        raise
-    finally:
-        os.close(fd)
-
-
-def read(path: str, files: Collection[str] = ALL_FILES) -> CgroupStats | None:
-    """Read `files` of the cgroup at `path`. None when the cgroup is gone or none of the files
-    could be read; a file that is missing leaves its field None. Errors other than a vanished
-    cgroup or file (EACCES, EIO) are raised: they are the source's to report."""
-    if not ALL_FILES.issuperset(files):
-        raise ValueError(f"not cgroup files the agent reads: {sorted(set(files) - ALL_FILES)}")
-    try:
-        dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        if exc.errno in GONE:
-            return None
-        raise
-    stats = CgroupStats()
-    got = False
-    try:
-        for name in files:
-            data = _read_at(dir_fd, name)
-            if data is None:
-                continue
-            got = True
-            if name == CPU_STAT:
-                stats.cpu = parse_cpu_stat(data)
-            elif name == MEMORY_CURRENT:
-                stats.memory_current = parse_limit(data)
-            elif name == MEMORY_STAT:
-                stats.memory_stat = parse_memory_stat(data)
-            elif name == MEMORY_EVENTS:
-                stats.memory_events = parse_keyed(data)
-            elif name == MEMORY_MAX:
-                stats.memory_max = parse_limit(data)
-            elif name == CPU_MAX:
-                stats.cpu_max = parse_cpu_max(data)
-            elif name == IO_STAT:
-                stats.io = parse_io_stat(data)
-            else:
-                stats.pressure[PRESSURE_FILES[name]] = psi.parse(data)
-    finally:
-        os.close(dir_fd)
-    return stats if got else None
-
-
-# --- naming block devices -------------------------------------------------------------------
-
-
-class DeviceNames:
-    """io.stat names devices by number; this names them as /proc/diskstats does (sda, nvme0n1,
-    dm-0), from sys/dev/block/<major:minor>/uevent, once per device."""
-
-    def __init__(self, sys: str) -> None:
-        self.sys = sys
-        self._names: dict[str, str] = {}
-
-    def __call__(self, dev: str) -> str:
-        name = self._names.get(dev)
-        if name is None:
-            name = self._names[dev] = self._lookup(dev)
-        return name
-
-    def _lookup(self, dev: str) -> str:
-        try:
-            for line in read_bytes(f"{self.sys}/dev/block/{dev}/uevent").splitlines():
-                if line.startswith(b"DEVNAME="):
-                    return line[8:].decode("utf-8", "replace")
-        except OSError:
-            pass
-        return dev  # unnamed: keep the number, which still tells devices apart

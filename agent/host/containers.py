@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from agent.host import cgroup
-from agent.host.cgroup import CgroupStats, Hierarchy, Mode
+from agent.host import cgroup, cgroupstats
+from agent.host.cgroup import Hierarchy, Mode
+from agent.host.cgroupstats import CgroupStats
 from agent.host.kubelet import KubeletLogs, Role
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Node:
                 entry = self._pod(pod)
                 if entry is not None:
                     live[pod.path] = entry
-                    stats = cgroup.read(pod.path, self.pod_files)
+                    stats = cgroupstats.read(pod.path, self.pod_files)
                     if stats is not None:
                         out.pods.append((entry, stats))
         for ctr in scan.containers:
@@ -120,7 +121,7 @@ class Node:
             entry = self._container(ctr, role)
             if entry is not None:
                 live[ctr.path] = entry
-                stats = cgroup.read(ctr.path, self.container_files)
+                stats = cgroupstats.read(ctr.path, self.container_files)
                 if stats is not None:  # None: gone since the scan
                     out.containers.append((entry, stats))
         self._entries = live

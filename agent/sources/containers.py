@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
-from agent.host import cgroup as cg
-from agent.host.cgroup import CgroupStats
+from agent.host import cgroupstats as cs
+from agent.host.cgroupstats import CgroupStats
 from agent.host.containers import CONTAINER_KEYS, POD_KEYS, Node, Read, Snapshot
 from agent.host.cycle import per_cycle
 from agent.sources.base import (
@@ -112,9 +112,9 @@ def _stalls(resource: str) -> Split:
     return split
 
 
-MEM, MEM_STAT = cg.MEMORY_CURRENT, cg.MEMORY_STAT
-WAITED = {"cpu": (cg.CPU_PRESSURE, "CPU"), "memory": (cg.MEMORY_PRESSURE, "memory"),
-          "io": (cg.IO_PRESSURE, "I/O")}
+MEM, MEM_STAT = cs.MEMORY_CURRENT, cs.MEMORY_STAT
+WAITED = {"cpu": (cs.CPU_PRESSURE, "CPU"), "memory": (cs.MEMORY_PRESSURE, "memory"),
+          "io": (cs.IO_PRESSURE, "I/O")}
 
 
 def _common(p: str, what: str, on_pod: bool) -> list[Row]:
@@ -129,16 +129,16 @@ def _common(p: str, what: str, on_pod: bool) -> list[Row]:
         row(f"{p}.memory.rss", U, "By", f"Anonymous memory of the {what}", (MEM_STAT,),
             value=lambda st: st.rss),
         row(f"{p}.memory.available", U, "By", "Memory left before the limit (only with one)",
-            (cg.MEMORY_MAX, MEM, MEM_STAT), value=_available, on=False),
+            (cs.MEMORY_MAX, MEM, MEM_STAT), value=_available, on=False),
         row(f"{p}.paging.faults", C, "{fault}", f"Page faults in the {what}", (MEM_STAT,),
             split=_faults, keys=(FAULT,), on=False),
-        row(f"{p}.disk.io", C, "By", "Bytes read and written, per disk", (cg.IO_STAT,),
+        row(f"{p}.disk.io", C, "By", "Bytes read and written, per disk", (cs.IO_STAT,),
             split=_io("rbytes", "wbytes"), keys=(DEV, DIR), on=False),
         row(f"{p}.disk.operations", C, "{operation}", "Read and write operations, per disk",
-            (cg.IO_STAT,), split=_io("rios", "wios"), keys=(DEV, DIR), on=False),
+            (cs.IO_STAT,), split=_io("rios", "wios"), keys=(DEV, DIR), on=False),
         row(f"{p}.memory.oom_kills", C, "{kill}",
             "Processes the OOM killer ended in the pod, restarted containers' included" if pod
-            else "Processes the OOM killer ended in the container", (cg.MEMORY_EVENTS,),
+            else "Processes the OOM killer ended in the container", (cs.MEMORY_EVENTS,),
             value=_oom_kills),
         *(row(f"{p}.{r}.linux.pressure.total", C, "s",
               f"Time tasks of the {what} waited for {name}: some or full (all at once)",
@@ -148,28 +148,28 @@ def _common(p: str, what: str, on_pod: bool) -> list[Row]:
 
 
 ROWS: tuple[Row, ...] = (
-    row("container.cpu.time", C, "s", "CPU seconds of the container by mode", (cg.CPU_STAT,),
+    row("container.cpu.time", C, "s", "CPU seconds of the container by mode", (cs.CPU_STAT,),
         split=_modes, keys=(MODE,)),
     *_common("container", "container", on_pod=False),
     row("container.cpu.throttling_data.periods", C, "{periods}",
-        "CFS enforcement periods with a CPU limit", (cg.CPU_STAT,), value=_cpu("nr_periods"),
+        "CFS enforcement periods with a CPU limit", (cs.CPU_STAT,), value=_cpu("nr_periods"),
         on=False),
     row("container.cpu.throttling_data.throttled_periods", C, "{periods}",
-        "Periods in which the container hit its CPU limit", (cg.CPU_STAT,),
+        "Periods in which the container hit its CPU limit", (cs.CPU_STAT,),
         value=_cpu("nr_throttled")),
     row("container.cpu.throttling_data.throttled_time", C, "ns",
-        "Time the container was throttled at its CPU limit", (cg.CPU_STAT,),
+        "Time the container was throttled at its CPU limit", (cs.CPU_STAT,),
         value=_cpu("throttled_us", 1000)),
     row("k8s.container.cpu.limit.current", U, "{cpu}", "The CPU limit of the container's "
-        "cgroup (the kubelet's, applied)", (cg.CPU_MAX,), value=_cpu_limit, pod_only=True),
+        "cgroup (the kubelet's, applied)", (cs.CPU_MAX,), value=_cpu_limit, pod_only=True),
     row("k8s.container.memory.limit.current", U, "By", "The memory limit of the container's "
-        "cgroup (the kubelet's, applied)", (cg.MEMORY_MAX,), value=lambda st: st.memory_max,
+        "cgroup (the kubelet's, applied)", (cs.MEMORY_MAX,), value=lambda st: st.memory_max,
         pod_only=True),
     row("k8s.pod.cpu.time", C, "s", "CPU seconds of the pod, its sandbox included",
-        (cg.CPU_STAT,), value=_usage),
+        (cs.CPU_STAT,), value=_usage),
     *_common("k8s.pod", "pod", on_pod=True),
     row("k8s.pod.cpu.throttling_data.throttled_time", C, "ns", "Time the pod was throttled at "
-        "its CPU limit (every container limited)", (cg.CPU_STAT,),
+        "its CPU limit (every container limited)", (cs.CPU_STAT,),
         value=_cpu("throttled_us", 1000), on=False),
 )
 
@@ -191,7 +191,7 @@ class ContainersSource(Source):
         self.node = Node(ctx.host.root, {f for r in wanted if r.pods for f in r.files},
                          {f for r in wanted if not r.pods for f in r.files}, keep)
         self._disks = NameFilter(tuple(c.disks_include), tuple(c.disks_exclude))
-        self._names = cg.DeviceNames(ctx.host.sys)
+        self._names = cs.DeviceNames(ctx.host.sys)
 
     @per_cycle
     def snapshot(self) -> Snapshot:

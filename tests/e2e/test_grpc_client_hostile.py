@@ -12,7 +12,8 @@ import threading
 
 import pytest
 
-from agent.export.grpc_client import MAX_REPLY, Channel, Reply, _GoawayTap, grpc_timeout
+from agent.export.goaway import GoawayTap
+from agent.export.grpc_client import MAX_REPLY, Channel, Reply, grpc_timeout
 from agent.export.transport import EXPORT_PATH
 from tests.e2e.test_grpc_client import request
 from tests.h2_script_server import Peer, ScriptServer
@@ -343,7 +344,7 @@ def test_the_goaway_tap_frame_by_frame_and_byte_by_byte() -> None:
               GoAwayFrame(0, last_stream_id=3, error_code=2).serialize()]
     stream = b"".join(frames)
     for size in (1, 7, len(stream)):
-        tap = _GoawayTap()
+        tap = GoawayTap()
         out = b"".join(tap.feed(stream[i:i + size]) for i in range(0, len(stream), size))
         assert out == frames[0] + frames[1] + frames[3]
         assert (tap.last_stream_id, tap.error_code) == (3, 2)

@@ -12,16 +12,9 @@ from pathlib import Path
 import pytest
 
 from agent.host import cgroup, pressure
-from agent.host.cgroup import (
-    CPU_STAT,
-    MEMORY_CURRENT,
-    MEMORY_STAT,
-    CpuMax,
-    CpuStat,
-    IOStat,
-    Mode,
-    find_hierarchy,
-)
+from agent.host import cgroupstats as cs
+from agent.host.cgroup import Mode, find_hierarchy
+from agent.host.cgroupstats import CPU_STAT, MEMORY_CURRENT, MEMORY_STAT, CpuMax, CpuStat, IOStat
 from agent.host.pressure import Stall
 from tests import cgroup_tree
 from tests.paths import FIXTURES
@@ -62,7 +55,7 @@ def test_unified_host() -> None:
     h = find_hierarchy(str(SYSTEMD))
     assert h.mode is Mode.UNIFIED
     assert h.path == f"{SYSTEMD}/sys/fs/cgroup"
-    assert h.files == cgroup.ALL_FILES  # cpu, io and memory enabled for children; PSI on
+    assert h.files == cs.ALL_FILES  # cpu, io and memory enabled for children; PSI on
 
 
 def test_files_offered_follow_the_controllers_and_psi(tmp_path: Path) -> None:
@@ -70,12 +63,12 @@ def test_files_offered_follow_the_controllers_and_psi(tmp_path: Path) -> None:
     cg.mkdir(parents=True)
     (cg / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
     (cg / "cgroup.subtree_control").write_text("cpu pids\n")
-    assert find_hierarchy(str(tmp_path)).files == {CPU_STAT, cgroup.CPU_MAX}  # no PSI
+    assert find_hierarchy(str(tmp_path)).files == {CPU_STAT, cs.CPU_MAX}  # no PSI
     (cg / "cgroup.subtree_control").write_text("memory\n")
     (cg / "cpu.pressure").write_text("")
     assert find_hierarchy(str(tmp_path)).files == {
-        CPU_STAT, MEMORY_CURRENT, MEMORY_STAT, cgroup.MEMORY_EVENTS, cgroup.MEMORY_MAX,
-        *cgroup.PRESSURE_FILES}
+        CPU_STAT, MEMORY_CURRENT, MEMORY_STAT, cs.MEMORY_EVENTS, cs.MEMORY_MAX,
+        *cs.PRESSURE_FILES}
 
 
 def test_hybrid_host_reads_the_unified_tree_and_says_what_it_lacks() -> None:
@@ -84,7 +77,7 @@ def test_hybrid_host_reads_the_unified_tree_and_says_what_it_lacks() -> None:
     assert h.mode is Mode.HYBRID
     assert h.path == f"{root}/sys/fs/cgroup/unified"
     assert "hybrid" in h.message and "memory and I/O" in h.message and "\n" not in h.message
-    assert h.files == {CPU_STAT, *cgroup.PRESSURE_FILES}  # no controller is v2's on such a host
+    assert h.files == {CPU_STAT, *cs.PRESSURE_FILES}  # no controller is v2's on such a host
 
 
 def test_cgroup_v1_host_gets_one_clear_line() -> None:
@@ -211,7 +204,7 @@ def test_names_of_removed_cgroups_are_forgotten(tmp_path: Path) -> None:
 
 
 def test_container_values() -> None:
-    st = cgroup.read(paths(scan(SYSTEMD))[A1])
+    st = cs.read(paths(scan(SYSTEMD))[A1])
     assert st is not None
     assert st.cpu == CpuStat(usage_us=5_000_000, user_us=3_500_000, system_us=1_500_000,
                              nr_periods=1000, nr_throttled=25, throttled_us=750_000)
@@ -236,7 +229,7 @@ def test_container_values() -> None:
 
 
 def test_unlimited_container_and_no_io() -> None:
-    st = cgroup.read(paths(scan(SYSTEMD))[A2])
+    st = cs.read(paths(scan(SYSTEMD))[A2])
     assert st is not None
     assert st.memory_max is None  # memory.max: max
     assert st.cpu_max == CpuMax(None, 100_000) and st.cpu_max.cpus is None  # cpu.max: max 100000
@@ -244,7 +237,7 @@ def test_unlimited_container_and_no_io() -> None:
 
 
 def test_pod_totals_include_the_sandbox_and_keep_oom_kills_of_restarted_containers() -> None:
-    st = cgroup.read(paths(scan(SYSTEMD))[POD_A])
+    st = cs.read(paths(scan(SYSTEMD))[POD_A])
     assert st is not None and st.cpu is not None and st.memory_events is not None
     assert st.cpu.usage_us == 5_600_000  # app 5.0 s + sidecar 0.58 s + sandbox 0.02 s
     assert st.working_set == 100 * MIB  # 112 MiB less 12 MiB inactive_file
@@ -253,7 +246,7 @@ def test_pod_totals_include_the_sandbox_and_keep_oom_kills_of_restarted_containe
 
 
 def test_guaranteed_pod_limits() -> None:
-    st = cgroup.read(paths(scan(SYSTEMD))[POD_C])
+    st = cs.read(paths(scan(SYSTEMD))[POD_C])
     assert st is not None and st.cpu_max is not None
     assert st.cpu_max.cpus == 2.0 and st.memory_max == 512 * MIB
 
@@ -267,8 +260,8 @@ def test_only_the_files_asked_for_are_opened(monkeypatch: pytest.MonkeyPatch) ->
         return real(path, flags, *args, **kw)  # type: ignore[arg-type]
 
     path = paths(scan(SYSTEMD))[A1]  # the tree found and walked first
-    monkeypatch.setattr(cgroup.os, "open", counting)
-    st = cgroup.read(path, {CPU_STAT, MEMORY_CURRENT})
+    monkeypatch.setattr(cs.os, "open", counting)
+    st = cs.read(path, {CPU_STAT, MEMORY_CURRENT})
     assert st is not None and st.cpu is not None and st.memory_current == 100 * MIB
     assert st.memory_stat is None and st.io is None and st.pressure == {}
     assert st.working_set is None  # needs memory.stat too
@@ -277,18 +270,18 @@ def test_only_the_files_asked_for_are_opened(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_unknown_file_name_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"cpu\.weight"):
-        cgroup.read(paths(scan(SYSTEMD))[A1], {CPU_STAT, "cpu.weight"})
+        cs.read(paths(scan(SYSTEMD))[A1], {CPU_STAT, "cpu.weight"})
 
 
 def test_a_listed_container_whose_files_are_gone_reads_as_nothing() -> None:
-    assert cgroup.read(paths(scan(SYSTEMD))[A3]) is None
+    assert cs.read(paths(scan(SYSTEMD))[A3]) is None
 
 
 def test_a_container_removed_between_scan_and_read_costs_only_itself(tmp_path: Path) -> None:
     root = copy(SYSTEMD, tmp_path / "root")
     s = scan(root)
     shutil.rmtree(paths(s)[A1])
-    stats = {c.id: cgroup.read(c.path) for c in s.containers}
+    stats = {c.id: cs.read(c.path) for c in s.containers}
     assert stats[A1] is None and stats[A3] is None
     assert {k for k, v in stats.items() if v is not None} == {A0, A2, B0, B1, C0, C1, D1}
 
@@ -298,7 +291,7 @@ def test_a_missing_file_leaves_only_its_fields_empty(tmp_path: Path) -> None:
     path = paths(scan(root))[A1]
     os.remove(f"{path}/memory.stat")
     os.remove(f"{path}/io.pressure")
-    st = cgroup.read(path)
+    st = cs.read(path)
     assert st is not None
     assert st.memory_stat is None and st.working_set is None and st.rss is None
     assert st.faults is None
@@ -310,7 +303,7 @@ def test_hybrid_host_has_cpu_time_and_pressure_only() -> None:
     root = FIXTURES / "cgroup-hybrid"
     s = scan(root)
     assert [p.qos for p in s.pods] == ["besteffort"]
-    st = cgroup.read(paths(s)["91" * 32])
+    st = cs.read(paths(s)["91" * 32])
     assert st is not None
     assert st.cpu == CpuStat(690_000, 496_000, 194_000)  # no cpu controller: no throttling lines
     assert st.memory_current is None and st.working_set is None and st.io is None
@@ -321,24 +314,24 @@ def test_hybrid_host_has_cpu_time_and_pressure_only() -> None:
 
 
 def test_cpu_stat_without_the_cpu_controller() -> None:
-    assert cgroup.parse_cpu_stat(b"usage_usec 7\nuser_usec 4\nsystem_usec 3\n") == \
+    assert cs.parse_cpu_stat(b"usage_usec 7\nuser_usec 4\nsystem_usec 3\n") == \
         CpuStat(7, 4, 3, None, None, None)
 
 
 def test_limits() -> None:
-    assert cgroup.parse_limit(b"max\n") is None
-    assert cgroup.parse_limit(b"9223372036854771712\n") == 9223372036854771712  # v1-sized u64
-    assert cgroup.parse_cpu_max(b"max 100000\n") == CpuMax(None, 100_000)
-    assert cgroup.parse_cpu_max(b"150000 50000\n").cpus == 3.0
+    assert cs.parse_limit(b"max\n") is None
+    assert cs.parse_limit(b"9223372036854771712\n") == 9223372036854771712  # v1-sized u64
+    assert cs.parse_cpu_max(b"max 100000\n") == CpuMax(None, 100_000)
+    assert cs.parse_cpu_max(b"150000 50000\n").cpus == 3.0
 
 
 def test_io_stat_with_keys_the_kernel_adds() -> None:
     data = (b"259:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0 "
             b"cost.vrate=100.00 cost.usage=5 cost.wait=0 cost.indebt=0 cost.indelay=0\n"
             b"8:16 rbytes=3 wbytes=4 rios=5 wios=6\n")
-    assert cgroup.parse_io_stat(data) == {"259:0": IOStat(10, 20, 1, 2), "8:16": IOStat(3, 4, 5, 6)}
-    assert cgroup.parse_io_stat(b"") == {}
-    assert cgroup.parse_io_stat(b"8:0 wbytes=2 rbytes=1 wios=4 rios=3\n\n") == \
+    assert cs.parse_io_stat(data) == {"259:0": IOStat(10, 20, 1, 2), "8:16": IOStat(3, 4, 5, 6)}
+    assert cs.parse_io_stat(b"") == {}
+    assert cs.parse_io_stat(b"8:0 wbytes=2 rbytes=1 wios=4 rios=3\n\n") == \
         {"8:0": IOStat(1, 2, 3, 4)}  # another order still reads right
 
 
@@ -346,18 +339,18 @@ def test_memory_stat_converts_only_what_the_metrics_use() -> None:
     docker = SYSTEMD / "sys/fs/cgroup/system.slice" / f"docker-{D1}.scope"
     data = (docker / "memory.stat").read_bytes()
     assert data.count(b"\n") > 50
-    assert cgroup.parse_memory_stat(data) == {
+    assert cs.parse_memory_stat(data) == {
         "anon": 50 * MIB, "file": 10 * MIB, "active_file": 6 * MIB, "inactive_file": 4 * MIB,
         "pgfault": 70_000, "pgmajfault": 7}
 
 
 def test_memory_stat_first_and_last_lines() -> None:
-    assert cgroup.parse_memory_stat(b"anon 5\nfile_mapped 9\nfile 7\npgmajfault 2") == {
+    assert cs.parse_memory_stat(b"anon 5\nfile_mapped 9\nfile 7\npgmajfault 2") == {
         "anon": 5, "file": 7, "pgmajfault": 2}
 
 
 def test_working_set_never_below_zero() -> None:
-    st = cgroup.CgroupStats(memory_current=100, memory_stat={"inactive_file": 150})
+    st = cs.CgroupStats(memory_current=100, memory_stat={"inactive_file": 150})
     assert st.working_set == 0
 
 
@@ -381,7 +374,7 @@ def test_host_without_psi(tmp_path: Path) -> None:
 
 def test_devices_named_from_sysfs_once(tmp_path: Path) -> None:
     root = copy(SYSTEMD, tmp_path / "root")
-    names = cgroup.DeviceNames(f"{root}/sys")
+    names = cs.DeviceNames(f"{root}/sys")
     assert (names("8:0"), names("253:0"), names("259:3")) == ("sda", "dm-0", "259:3")
     shutil.rmtree(root / "sys/dev")
     assert names("8:0") == "sda"  # remembered, not read again
@@ -396,7 +389,7 @@ def test_two_hundred_containers(tmp_path: Path) -> None:
     assert {p.uid: p.qos for p in s.pods} == node.pods
     ids = {c.id for c in s.containers}
     assert ids == set(node.workloads) | node.sandboxes and len(node.workloads) == 200
-    stats = {c.id: cgroup.read(c.path) for c in s.containers}
+    stats = {c.id: cs.read(c.path) for c in s.containers}
     n = 9  # pod 2's first workload (1-6: pod 1, its sandbox and workloads; 7, 8: pod 2, sandbox)
     st = stats[cgroup_tree.cid(n)]
     assert st is not None and st.cpu is not None
@@ -414,5 +407,5 @@ def test_cgroupfs_node_scans_the_same(tmp_path: Path) -> None:
 
 def test_read_memory_stat_alone(tmp_path: Path) -> None:
     cgroup_tree.write_cgroup(tmp_path / "cg", 8)
-    st = cgroup.read(str(tmp_path / "cg"), {MEMORY_STAT})
+    st = cs.read(str(tmp_path / "cg"), {MEMORY_STAT})
     assert st is not None and st.rss == 4 * MIB and st.memory_current is None

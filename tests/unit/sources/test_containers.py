@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agent.host import cgroup
+from agent.host import cgroupstats as cs
 from agent.pipeline import Agent
 from tests import cgroup_tree
 from tests.paths import HOSTROOT
@@ -152,10 +153,10 @@ def test_metrics_off_by_default(systemd: Path) -> None:
 
 def test_only_the_files_of_exported_metrics_are_read(systemd: Path) -> None:
     node = rig(systemd).source("containers").node  # type: ignore[attr-defined]
-    assert node.container_files == {cgroup.CPU_STAT, cgroup.MEMORY_CURRENT, cgroup.MEMORY_STAT,
-                                    cgroup.MEMORY_EVENTS, cgroup.CPU_MAX, cgroup.MEMORY_MAX}
-    assert node.pod_files == {cgroup.CPU_STAT, cgroup.MEMORY_CURRENT, cgroup.MEMORY_STAT,
-                              cgroup.MEMORY_EVENTS, *cgroup.PRESSURE_FILES}
+    assert node.container_files == {cs.CPU_STAT, cs.MEMORY_CURRENT, cs.MEMORY_STAT,
+                                    cs.MEMORY_EVENTS, cs.CPU_MAX, cs.MEMORY_MAX}
+    assert node.pod_files == {cs.CPU_STAT, cs.MEMORY_CURRENT, cs.MEMORY_STAT,
+                              cs.MEMORY_EVENTS, *cs.PRESSURE_FILES}
     r = rig(systemd, metrics_disabled="k8s.pod.cpu.time,k8s.pod.memory.usage,"
             "k8s.pod.memory.working_set,k8s.pod.memory.rss,k8s.pod.memory.oom_kills,"
             "k8s.pod.cpu.linux.pressure.total,k8s.pod.memory.linux.pressure.total,"
