@@ -11,8 +11,8 @@ from agent.settings import PREFIX, Settings
 from agent.settings.layers import STANDARD_ENV
 from agent.sources.base import Metric, Schema
 
-_INSTRUMENT = {"counter": "ObservableCounter", "updowncounter": "ObservableUpDownCounter",
-               "gauge": "ObservableGauge"}
+# as the semantic conventions name the instrument (OTLP: a monotonic Sum, a Sum, a Gauge)
+_INSTRUMENT = {"counter": "Counter", "updowncounter": "UpDownCounter", "gauge": "Gauge"}
 
 
 def metric_row(m: Metric) -> str:
