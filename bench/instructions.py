@@ -42,6 +42,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # tests.cgroup_tree, for the node scenario
 
 from entry import run_main  # noqa: E402
 from floor import shape_of  # noqa: E402
@@ -99,7 +100,8 @@ class Counting(Bench):
             self.errors.append(f"callgrind_control {action} {pid}: {done.stdout}{done.stderr}")
 
 
-def measure(interval: float, warmup: int, cycles: int, results: Path) -> dict[str, Any]:
+def measure(interval: float, warmup: int, cycles: int, results: Path,
+            adk_env: dict[str, str] | None = None) -> dict[str, Any]:
     found = tools()
     assert found is not None
     valgrind, control = found
@@ -120,7 +122,8 @@ def measure(interval: float, warmup: int, cycles: int, results: Path) -> dict[st
         bench.spawn("adk-agent",
                     [*under_valgrind("adk-agent"), sys.executable, "-m", "agent", "run",
                      "--interval", f"{interval:g}s", "--endpoint", endpoint],
-                    None, {**env, "ADK_AGENT_HEALTH_ADDRESS": f"127.0.0.1:{free_port()}"})
+                    None, {**env, "ADK_AGENT_HEALTH_ADDRESS": f"127.0.0.1:{free_port()}",
+                           **(adk_env or {})})
         bench.spawn("peer", [*under_valgrind("peer"), sys.executable, str(HERE / "peer.py"),
                              endpoint, PEER], PEER, env)
         bench.wait("adk-agent's second export",
@@ -188,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.scenario == "node":
         shape = Shape()
         print(f"node-shaped host: {shape.describe()}", file=sys.stderr, flush=True)
-        with node(shape):
-            result = measure(a.interval, a.warmup, a.cycles, RESULTS)
+        with node(shape) as held:
+            root = {"ADK_AGENT_ROOT_PATH": held["root"]} if "root" in held else {}
+            result = measure(a.interval, a.warmup, a.cycles, RESULTS, root)
     else:
         result = measure(a.interval, a.warmup, a.cycles, RESULTS)
     result["scenario"] = a.scenario

@@ -1,6 +1,6 @@
 """What makes this machine look like a busy node while the benchmark measures: open TCP
-connections and more processes (and, once the containers source exists, a tree of containers).
-Everything is torn down on the way out, errors and Ctrl-C included."""
+connections, more processes, and a generated node of pods and containers that adk-agent reads
+as its host root. Everything is torn down on the way out, errors and Ctrl-C included."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @contextmanager
@@ -69,19 +71,30 @@ def loopback_sockets(extra: int) -> Iterator[int]:
 class Shape:
     sockets: int = 1000  # open TCP sockets, established loopback connections
     processes: int = 300  # sleeping child processes
-    containers_root: Path | None = None  # pending: the containers source does not exist yet
+    containers: int = 100  # workload containers of a generated node (4 per pod), for adk-agent
 
     def describe(self) -> str:
         text = f"{self.sockets} more TCP sockets open, {self.processes} more processes"
-        if self.containers_root:
-            text += f", container fixture {self.containers_root} (not yet read by adk-agent)"
+        if self.containers:
+            text += (f", a node of {self.containers} containers in {self.containers // 4} pods "
+                     "(cgroup v2 and kubelet log directories) that adk-agent reads as its host "
+                     "root")
         return text
 
 
 @contextmanager
-def node(shape: Shape) -> Iterator[dict[str, int]]:
-    """The host holds the shape's sockets and processes until the block ends."""
+def node(shape: Shape) -> Iterator[dict[str, Any]]:
+    """The host holds the shape's sockets and processes until the block ends; `root`: the
+    generated node's host root (its proc and etc this machine's), for adk-agent's
+    ADK_AGENT_ROOT_PATH."""
     with ExitStack() as stack:
         opened = stack.enter_context(loopback_sockets(shape.sockets))
         pids = stack.enter_context(sleepers(shape.processes))
-        yield {"tcp_sockets_opened": opened, "processes_started": len(pids)}
+        held: dict[str, Any] = {"tcp_sockets_opened": opened, "processes_started": len(pids)}
+        if shape.containers:
+            from tests import cgroup_tree
+
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="adk-node-")))
+            cgroup_tree.host_root(root, pods=max(shape.containers // 4, 1), per_pod=4)
+            held.update(root=str(root), containers=shape.containers)
+        yield held

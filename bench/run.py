@@ -49,6 +49,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # tests.cgroup_tree, for the node scenario
 
 from entry import run_main  # noqa: E402
 from floor import shape_of  # noqa: E402
@@ -327,8 +328,11 @@ def scenario(name: str, shape: Shape, seconds: float, warmup: int, results: Path
         return run(seconds, warmup, results, adk_env)
     print(f"node-shaped host: {shape.describe()}", file=sys.stderr, flush=True)
     with node(shape) as held:
-        out = run(seconds, warmup, results, adk_env)
-    out["host"] = {**held, "containers_root": str(shape.containers_root or "") or None}
+        env = dict(adk_env or {})
+        if "root" in held:  # adk-agent reads the node's pods and containers (the peer cannot)
+            env["ADK_AGENT_ROOT_PATH"] = held["root"]
+        out = run(seconds, warmup, results, env)
+    out["host"] = held
     return out
 
 
@@ -453,19 +457,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="node scenario: open TCP sockets, established loopback (default 1000)")
     p.add_argument("--processes", type=int, default=300,
                    help="node scenario: more processes, sleeping children (default 300)")
-    p.add_argument("--containers-root", type=Path, default=None,
-                   help="node scenario: a fixture tree of containers for adk-agent to read "
-                   "(pending: recorded, not yet passed, until the containers source exists)")
+    p.add_argument("--containers", type=int, default=100,
+                   help="node scenario: workload containers of a generated node that adk-agent "
+                   "reads as its host root (default 100, 4 per pod; 0: none)")
     a = p.parse_args(argv)
-    if a.containers_root is not None and not a.containers_root.is_dir():
-        p.error(f"--containers-root: {a.containers_root} is not a directory")
     adk_env = dict(v.partition("=")[::2] for v in a.adk_env)
     seconds, warmup = (15.0, 3) if a.quick else (a.seconds, a.warmup)
     if seconds < 3:
         p.error("--seconds: at least 3")
     RESULTS.mkdir(parents=True, exist_ok=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)
-    shape = Shape(a.sockets, a.processes, a.containers_root)
+    shape = Shape(a.sockets, a.processes, a.containers)
     names = ("idle", "node") if a.scenario == "both" else (a.scenario,)
     result: dict[str, Any] = {
         "scenarios": {n: scenario(n, shape, seconds, warmup, RESULTS, adk_env) for n in names}}

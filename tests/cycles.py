@@ -45,7 +45,7 @@ def cycle(n: int, metrics: int = 2, points: int = 10, pad: int = 0,
                 attrs = {"i": i, "pad": "y" * huge[2]}
             observed.append(Point(i, attrs))
         out.append((metric, observed))
-    return Encoder(RESOURCE, SCOPE).encode(out, n)
+    return ExportMetricsServiceRequest.FromString(Encoder(RESOURCE, SCOPE).encode(out, n))
 
 
 def arrivals(points: Iterable[Arrived]) -> Counter[tuple[int, str, int]]:

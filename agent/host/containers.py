@@ -27,6 +27,7 @@ CONTAINER, CONTAINER_ID = "k8s.container.name", "container.id"
 POD_KEYS = (NAMESPACE, POD, POD_UID)
 CONTAINER_KEYS = (*POD_KEYS, CONTAINER, CONTAINER_ID)
 
+LIMIT_FILES = frozenset({cgroupstats.CPU_MAX, cgroupstats.MEMORY_MAX})
 AttrValue = str | int
 Variant = tuple[tuple[str, ...], tuple[AttrValue, ...]]
 
@@ -40,6 +41,9 @@ class Entry:
     attrs: dict[str, AttrValue]
     in_pod: bool = True
     _variants: dict[Variant, dict[str, AttrValue]] = field(default_factory=dict)
+    # its limits (cpu.max, memory.max) as last read, and at which read of the node
+    limits: tuple[cgroupstats.CpuMax | None, int | None] | None = None
+    limits_read: int = 0
 
     def variant(self, keys: tuple[str, ...], values: tuple[AttrValue, ...]
                 ) -> dict[str, AttrValue]:
@@ -75,7 +79,8 @@ class Node:
     read; namespace is None for a container outside Kubernetes or a pod of unknown name."""
 
     def __init__(self, root: str, pod_files: Collection[str], container_files: Collection[str],
-                 keep: Callable[[str | None], bool] = lambda _ns: True) -> None:
+                 keep: Callable[[str | None], bool] = lambda _ns: True,
+                 limits_every: int = 1) -> None:
         self.hierarchy: Hierarchy = cgroup.find_hierarchy(root)
         h = self.hierarchy
         self.walker = cgroup.Walker(h.path) if h.path is not None else None
@@ -83,6 +88,10 @@ class Node:
         self.pod_files = h.files & frozenset(pod_files)
         self.container_files = h.files & frozenset(container_files)
         self.keep = keep
+        # Limits change only when the kubelet resizes a container: read when a cgroup first
+        # appears, then every `limits_every` reads (a minute), not every cycle.
+        self.limits_every = max(limits_every, 1)
+        self._reads = 0
         self._entries: dict[str, Entry] = {}  # by cgroup path
         # v1 only, none, or hybrid (CPU time and PSI only): said at the first read, not here,
         # so that nothing is logged before the agent has started
@@ -101,6 +110,7 @@ class Node:
         if not scan:
             self._entries.clear()
             return out
+        self._reads += 1
         self.logs.refresh()
         live: dict[str, Entry] = {}
         if self.pod_files:
@@ -108,7 +118,7 @@ class Node:
                 entry = self._pod(pod)
                 if entry is not None:
                     live[pod.path] = entry
-                    stats = cgroupstats.read(pod.path, self.pod_files)
+                    stats = self._read(entry, pod.path, self.pod_files)
                     if stats is not None:
                         out.pods.append((entry, stats))
         for ctr in scan.containers:
@@ -121,13 +131,26 @@ class Node:
             entry = self._container(ctr, role)
             if entry is not None:
                 live[ctr.path] = entry
-                stats = cgroupstats.read(ctr.path, self.container_files)
+                stats = self._read(entry, ctr.path, self.container_files)
                 if stats is not None:  # None: gone since the scan
                     out.containers.append((entry, stats))
         self._entries = live
         out.found_pods, out.found_containers = len(scan.pods), len(scan.containers) - out.sandboxes
         self._tell(scan, out)
         return out
+
+    def _read(self, entry: Entry, path: str, files: frozenset[str]) -> CgroupStats | None:
+        """The cgroup's files, its limits from an earlier read while they are fresh enough."""
+        fresh = (entry.limits is not None
+                 and self._reads - entry.limits_read < self.limits_every)
+        stats = cgroupstats.read(path, files - LIMIT_FILES if fresh else files)
+        if stats is None:
+            return None
+        if fresh:
+            stats.cpu_max, stats.memory_max = entry.limits  # type: ignore[misc]
+        elif files & LIMIT_FILES:
+            entry.limits, entry.limits_read = (stats.cpu_max, stats.memory_max), self._reads
+        return stats
 
     def _pod(self, pod: cgroup.PodCgroup) -> Entry | None:
         ident = self.logs.pod(pod.uid)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from agent.host import cgroupstats as cs
 from agent.host.cgroupstats import CgroupStats
 from agent.host.containers import CONTAINER_KEYS, POD_KEYS, Node, Read, Snapshot
-from agent.host.cycle import per_cycle
+from agent.host.cycle import every_cycles, per_cycle
 from agent.sources.base import (
     AttrValue,
     Context,
@@ -113,6 +113,7 @@ def _stalls(resource: str) -> Split:
 
 
 MEM, MEM_STAT = cs.MEMORY_CURRENT, cs.MEMORY_STAT
+LIMITS_MAX_AGE = 60.0  # seconds: CPU and memory limits change only when a container is resized
 WAITED = {"cpu": (cs.CPU_PRESSURE, "CPU"), "memory": (cs.MEMORY_PRESSURE, "memory"),
           "io": (cs.IO_PRESSURE, "I/O")}
 
@@ -188,8 +189,10 @@ class ContainersSource(Source):
         def keep(namespace: str | None) -> bool:  # outside pods: kept unless a list names some
             return namespaces(namespace) if namespace is not None else not c.namespaces_include
 
+        interval = max(c.source_intervals.get(self.name, c.interval), c.interval)
         self.node = Node(ctx.host.root, {f for r in wanted if r.pods for f in r.files},
-                         {f for r in wanted if not r.pods for f in r.files}, keep)
+                         {f for r in wanted if not r.pods for f in r.files}, keep,
+                         limits_every=every_cycles(LIMITS_MAX_AGE, interval))
         self._disks = NameFilter(tuple(c.disks_include), tuple(c.disks_exclude))
         self._names = cs.DeviceNames(ctx.host.sys)
 

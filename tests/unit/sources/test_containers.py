@@ -361,3 +361,25 @@ def test_two_hundred_containers(tmp_path: Path) -> None:
                 if dict(k)[ID] == cgroup_tree.cid(n)]
     assert (attrs[NS], attrs[POD], attrs[NAME]) == (ns, pod, name)
     assert len(by_pod(r, "k8s.pod.cpu.time")) == 50
+
+
+def test_limits_are_read_when_a_container_appears_then_once_a_minute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = node_root(tmp_path / "root", "cgroup-systemd")
+    r = Rig(root, interval="10s")  # limits every 6 cycles
+    opened: list[str] = []
+    real = cs.read
+
+    def counting(path: str, files: frozenset[str] = cs.ALL_FILES) -> object:
+        opened.extend(f for f in files if f in (cs.CPU_MAX, cs.MEMORY_MAX))
+        return real(path, files)
+
+    monkeypatch.setattr(cs, "read", counting)
+    first = points(r.cycle(), "k8s.container.memory.limit.current")
+    reads = len(opened)
+    assert first and reads > 0
+    for _ in range(5):  # cycles 2-6: the limits as read in cycle 1
+        assert points(r.cycle(), "k8s.container.memory.limit.current") == first
+    assert len(opened) == reads
+    points(r.cycle(), "k8s.container.memory.limit.current")  # cycle 7: read again
+    assert len(opened) == 2 * reads
