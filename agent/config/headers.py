@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from agent.config.files import read_regular
+
 # RFC 9110 token characters, lower case: HTTP/2 field names must be lower case (RFC 9113 8.2)
 NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
 GRPC_NAME = re.compile(r"[0-9a-z_.\-]+")  # gRPC metadata keys (PROTOCOL-HTTP2.md)
@@ -19,6 +21,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # NUL, CR, LF and the rest (n
 # gRPC ASCII metadata is exactly printable ASCII, without HTAB)
 ASCII = re.compile(r"[\t\x20-\x7e]*")
 GRPC_ASCII = re.compile(r"[\x20-\x7e]*")
+MAX_FILE = 1 << 20  # a headers file is a few lines; more is not one
 
 
 def checked(headers: Mapping[str, str], grpc: bool, origin: str = "header") -> dict[str, str]:
@@ -45,13 +48,15 @@ def checked(headers: Mapping[str, str], grpc: bool, origin: str = "header") -> d
 
 
 def read_file(path: str) -> dict[str, str]:
-    """`key=value` lines; blank lines and `#` comments skipped."""
+    """`key=value` lines; blank lines and `#` comments skipped. OSError for anything but a
+    regular file of at most MAX_FILE bytes (a FIFO swapped in never blocks the reader); bytes
+    that are not UTF-8 come through as surrogates, which `checked` refuses by name."""
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                key, sep, value = line.partition("=")
-                if sep and key.strip():
-                    out[key.strip()] = value.strip()
+    text = read_regular(path, MAX_FILE).decode("utf-8", errors="surrogateescape")
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):  # as open() reads
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            if sep and key.strip():
+                out[key.strip()] = value.strip()
     return out
