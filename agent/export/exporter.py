@@ -4,6 +4,7 @@ The outage is reported once when it starts and once when it ends."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -35,7 +36,7 @@ from agent.config.plain import Config
 from agent.export.encoding import Encoder
 from agent.export.outbox import Outbox, count_points
 from agent.export.splitting import describe, halves
-from agent.export.transport import Outcome, Sender, build_sender
+from agent.export.transport import Outcome, Sender, build_sender, headers_for
 
 log = logging.getLogger("agent.export")
 
@@ -105,6 +106,10 @@ class QueuedExporter(MetricExporter):
     def send_duration(self) -> float:
         return self.status.last_duration
 
+    def sender_alive(self) -> bool:
+        """False once the sender thread has ended (after shutdown, or never else)."""
+        return self._thread.is_alive()
+
     # the reader's side: never blocks on the network
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                **kwargs: object) -> MetricExportResult:
@@ -116,41 +121,50 @@ class QueuedExporter(MetricExporter):
 
     # the sender's side
     def _run(self) -> None:
+        """Whatever goes wrong in one round (a bug, a library's surprise), the thread goes on:
+        a sender that ended would leave the agent looking alive with nothing leaving it."""
         delay = 0.0
         while not self._stop.is_set():
-            with self._changed:
-                self._changed.wait_for(
-                    lambda: self._stop.is_set() or self.outbox.head() is not None)
-            item = self.outbox.head()
-            if item is None:
-                break
-            if delay and self._stop.wait(delay):
-                break
-            seq, request, points = item
-            self._reload_headers()
-            started = time.monotonic()
             try:
-                outcome = self.sender.send(request, points)
-            except Exception as exc:  # an exporter bug must not end the sender
-                outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
-            error = scrub(outcome.error, self.config.endpoint) if outcome.error else None
-            duration = time.monotonic() - started
-            if outcome.too_large:
-                self._too_large(seq, request, points, error)
-                delay = 0.0
-                continue
-            self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
-                         duration)
-            if outcome.ok:
-                self._pop(seq)
-                delay = 0.0
-            elif not outcome.retryable:
-                self._drop(seq, points)
-                log.error("the collector rejected a batch of %d points (%s): dropped, not retried",
-                          points, error)
-                delay = 0.0
-            else:
+                delay = self._round(delay)
+            except Exception as exc:
+                log.error("export sender: %s",
+                          scrub(f"{type(exc).__name__}: {exc}", self.config.endpoint))
                 delay = min(max(delay * 2, 0.5), self._max_backoff)
+                self._stop.wait(delay)
+
+    def _round(self, delay: float) -> float:
+        """Send the head batch once; the delay before the next round."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._stop.is_set() or len(self.outbox) > 0)
+        if self._stop.is_set() or (delay and self._stop.wait(delay)):
+            return delay
+        item = self.outbox.head()
+        if item is None:
+            return 0.0
+        seq, request, points = item
+        self._reload_headers()
+        started = time.monotonic()
+        try:
+            outcome = self.sender.send(request, points)
+        except Exception as exc:  # an exporter bug must not end the sender
+            outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
+        error = scrub(outcome.error, self.config.endpoint) if outcome.error else None
+        duration = time.monotonic() - started
+        if outcome.too_large:
+            self._too_large(seq, request, points, error)
+            return 0.0
+        self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
+                     duration)
+        if outcome.ok:
+            self._pop(seq)
+            return 0.0
+        if not outcome.retryable:
+            self._drop(seq, points)
+            log.error("the collector rejected a batch of %d points (%s): dropped, not retried",
+                      points, error)
+            return 0.0
+        return min(max(delay * 2, 0.5), self._max_backoff)
 
     def _too_large(self, seq: int, request: ExportMetricsServiceRequest, points: int,
                    error: str | None) -> None:
@@ -217,21 +231,30 @@ class QueuedExporter(MetricExporter):
             return None
 
     def _reload_headers(self) -> None:
-        """A mounted Secret is replaced in place: pick up new header values before a send."""
+        """A mounted Secret is replaced in place: pick up new header values before a send.
+        A file that cannot be read or holds a bad header (however: not UTF-8, a FIFO or a
+        directory swapped in, no permission, deleted) keeps the previous headers, with one
+        line naming the file; the next change of the file is tried again."""
         mtime = self._mtime()
         if mtime == self._headers_mtime:
             return
         self._headers_mtime = mtime
+        path = self.config.headers_file
         try:
-            sender = build_sender(self.config, self.temporality)
-        except OSError as exc:
-            log.warning("cannot re-read ADK_AGENT_HEADERS_FILE: %s", exc.strerror or exc)
-            return
+            headers = headers_for(self.config)
+            sender = build_sender(self.config, self.temporality, headers)
         except ValueError as exc:  # a header HTTP cannot carry (named, its value never shown)
             log.warning("%s: keeping the previous headers", exc)
             return
+        except Exception as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else (
+                type(exc).__name__)
+            log.warning("cannot re-read ADK_AGENT_HEADERS_FILE %s (%s): keeping the previous "
+                        "headers", path, why)
+            return
         old, self.sender = self.sender, sender
-        old.shutdown()
+        with contextlib.suppress(Exception):  # the old connection is gone either way
+            old.shutdown()
         log.info("headers file changed: export headers reloaded")
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:

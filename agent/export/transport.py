@@ -87,7 +87,7 @@ def headers_for(config: Config) -> dict[str, str]:
     headers = checked(config.headers, grpc)
     if config.headers_file is not None:
         headers.update(checked(read_file(str(config.headers_file)), grpc,
-                               "ADK_AGENT_HEADERS_FILE: header"))
+                               f"ADK_AGENT_HEADERS_FILE {config.headers_file}: header"))
     return headers
 
 
@@ -294,8 +294,10 @@ def _session() -> object:
 Sender = GrpcSender | GrpcioSender | HttpSender
 
 
-def build_sender(config: Config, temporality: dict) -> Sender:
+def build_sender(config: Config, temporality: dict,
+                 headers: dict[str, str] | None = None) -> Sender:
+    """The sender for `config`, with `headers` (by default headers_for(config))."""
     cls: type[Sender] = HttpSender
     if config.protocol == "grpc":
         cls = GrpcioSender if config.grpc_client == "grpcio" else GrpcSender
-    return cls(config, headers_for(config), temporality)
+    return cls(config, headers_for(config) if headers is None else headers, temporality)
