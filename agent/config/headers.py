@@ -5,7 +5,8 @@ here ever holds one."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import quote
 
 from agent.config.files import read_regular
 
@@ -22,6 +23,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # NUL, CR, LF and the rest (n
 ASCII = re.compile(r"[\t\x20-\x7e]*")
 GRPC_ASCII = re.compile(r"[\x20-\x7e]*")
 MAX_FILE = 1 << 20  # a headers file is a few lines; more is not one
+MIN_SECRET = 4  # shorter values are not credentials, and would blot out common words
 
 
 def checked(headers: Mapping[str, str], grpc: bool, origin: str = "header") -> dict[str, str]:
@@ -60,3 +62,21 @@ def read_file(path: str) -> dict[str, str]:
             if sep and key.strip():
                 out[key.strip()] = value.strip()
     return out
+
+
+def redactor(values: Iterable[str]) -> Callable[[str], str]:
+    """A function that takes every header value (and, for `<scheme> <credential>`, the
+    credential alone) out of a text, for error messages a server or a library wrote: a
+    collector that echoes the token it refused must not put it in a log line or /health."""
+    secrets: set[str] = set()
+    for value in values:
+        for form in (value, *value.split()[-1:]):
+            if len(form) >= MIN_SECRET:
+                secrets.update((form, quote(form, safe="")))
+    ordered = sorted(secrets, key=len, reverse=True)  # a value before the credential in it
+
+    def redact(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "<redacted>")
+        return text
+    return redact

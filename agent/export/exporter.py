@@ -32,6 +32,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from agent.config.endpoint import scrub, shown
+from agent.config.headers import redactor
 from agent.config.plain import Config
 from agent.export.encoding import Encoder
 from agent.export.outbox import Outbox, count_points
@@ -76,7 +77,10 @@ class QueuedExporter(MetricExporter):
         self._encoder = Encoder()
         self.outbox = Outbox(config.queue_max_batches,
                              Path(config.queue_dir) if config.queue_dir else None)
-        self.sender: Sender = build_sender(config, temporality)
+        headers = headers_for(config)
+        self.sender: Sender = build_sender(config, temporality, headers)
+        self._headers = headers
+        self._redact = redactor(headers.values())
         self._headers_mtime = self._mtime()
         self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
         self._changed = threading.Condition()  # the outbox gained or lost a batch
@@ -128,8 +132,7 @@ class QueuedExporter(MetricExporter):
             try:
                 delay = self._round(delay)
             except Exception as exc:
-                log.error("export sender: %s",
-                          scrub(f"{type(exc).__name__}: {exc}", self.config.endpoint))
+                log.error("export sender: %s", self._shown(f"{type(exc).__name__}: {exc}"))
                 delay = min(max(delay * 2, 0.5), self._max_backoff)
                 self._stop.wait(delay)
 
@@ -149,13 +152,15 @@ class QueuedExporter(MetricExporter):
             outcome = self.sender.send(request, points)
         except Exception as exc:  # an exporter bug must not end the sender
             outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
-        error = scrub(outcome.error, self.config.endpoint) if outcome.error else None
+        error = self._shown(outcome.error) if outcome.error else None
         duration = time.monotonic() - started
         if outcome.too_large:
             self._too_large(seq, request, points, error)
             return 0.0
         self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
                      duration)
+        if outcome.partial:  # the rest is not retried, as the OTLP specification asks
+            log.warning("the collector rejected %s", self._shown(outcome.partial))
         if outcome.ok:
             self._pop(seq)
             return 0.0
@@ -165,6 +170,11 @@ class QueuedExporter(MetricExporter):
                       points, error)
             return 0.0
         return min(max(delay * 2, 0.5), self._max_backoff)
+
+    def _shown(self, text: str) -> str:
+        """An error text as it may be logged or shown in /health: without the endpoint's
+        hidden parts or any header value (a collector may echo the token it refused)."""
+        return self._redact(scrub(text, self.config.endpoint))
 
     def _too_large(self, seq: int, request: ExportMetricsServiceRequest, points: int,
                    error: str | None) -> None:
@@ -253,6 +263,9 @@ class QueuedExporter(MetricExporter):
                         "headers", path, why)
             return
         old, self.sender = self.sender, sender
+        # the previous values too: a reply to a call in flight may still echo one
+        self._redact = redactor([*headers.values(), *self._headers.values()])
+        self._headers = headers
         with contextlib.suppress(Exception):  # the old connection is gone either way
             old.shutdown()
         log.info("headers file changed: export headers reloaded")

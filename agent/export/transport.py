@@ -26,7 +26,6 @@ from agent.config.plain import Config
 if TYPE_CHECKING:  # ssl (and libcrypto) is loaded only for TLS
     import ssl
 
-log = logging.getLogger("agent.export")
 _SDK_LOGGERS = ("opentelemetry.exporter", "opentelemetry.sdk.metrics._internal.export")
 # Per the OTLP specification; 401/403 are kept too, so a rotated credential can still deliver.
 GRPC_RETRYABLE = {"CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED",
@@ -50,6 +49,7 @@ class Outcome:
     retryable: bool = True
     error: str | None = None
     too_large: bool = False  # the collector takes smaller requests: split this one
+    partial: str | None = None  # delivered, but the collector rejected points of it: which
 
 
 def grpc_outcome(status: str, message: str) -> Outcome:
@@ -123,8 +123,7 @@ class GrpcSender:
                                   self.timeout)
         if not reply.ok:
             return grpc_outcome(reply.status, reply.message)
-        _partial_success(reply.body)
-        return Outcome(True)
+        return Outcome(True, partial=_partial_success(reply.body))
 
     def shutdown(self) -> None:
         self.channel.close()
@@ -157,19 +156,20 @@ def _why(exc: ssl.SSLError) -> str:
     return str(exc.reason or exc.strerror or exc.args[-1])
 
 
-def _partial_success(body: bytes | ExportMetricsServiceResponse) -> None:
-    """The collector took the request but not all of it: say so (the rest is not retried,
-    as the OTLP specification asks)."""
+def _partial_success(body: bytes | ExportMetricsServiceResponse) -> str | None:
+    """The collector took the request but not all of it: what it says, for the exporter to
+    log (the rest is not retried, as the OTLP specification asks)."""
     if not body:
-        return
+        return None
     try:
         partial = (body if isinstance(body, ExportMetricsServiceResponse)
                    else ExportMetricsServiceResponse.FromString(body)).partial_success
     except Exception:  # a reply we cannot read is still a success
-        return
+        return None
     if partial.rejected_data_points or partial.error_message:
-        log.warning("the collector rejected %d points of a batch: %s",
-                    partial.rejected_data_points, partial.error_message or "no reason given")
+        return (f"{partial.rejected_data_points} points of a batch: "
+                f"{partial.error_message or 'no reason given'}")[:300]
+    return None
 
 
 class GrpcioSender:
@@ -209,8 +209,7 @@ class GrpcioSender:
             code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
             return grpc_outcome(code.name if code else "UNKNOWN",
                                 (details or "").splitlines()[0] if details else "")
-        _partial_success(response)
-        return Outcome(True)
+        return Outcome(True, partial=_partial_success(response))
 
     def shutdown(self) -> None:
         self.channel.close()  # also ends a call in progress
@@ -250,8 +249,8 @@ class HttpSender:
                                    stream=True) as reply:
                 code = reply.status_code
                 if 200 <= code < 300:  # the body is read only here, and only so much of it
-                    _partial_success(reply.raw.read(MAX_HTTP_REPLY, decode_content=True))
-                    return Outcome(True)
+                    return Outcome(True, partial=_partial_success(
+                        reply.raw.read(MAX_HTTP_REPLY, decode_content=True)))
                 error = f"HTTP {code} {reply.reason or ''}".strip()
         except requests.RequestException as exc:
             return Outcome(False, True, _request_error(exc, self.timeout))

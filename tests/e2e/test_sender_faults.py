@@ -1,18 +1,27 @@
 """The sender thread lives on: a headers file that turns into something unreadable (not UTF-8,
 a FIFO, a directory, no permission, deleted) keeps the previous headers with one line naming
-the file; an unexpected error in a round is logged and the next round runs."""
+the file; an unexpected error in a round is logged and the next round runs; and a collector
+that echoes the token it refused never puts it in a log line, /health or /readyz."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import grpc
 import pytest
 
 from tests.cycles import drained, exporter, push
-from tests.otlp_receiver import Receiver
+from tests.e2e.test_outage import agent_env
+from tests.harness import AgentProcess, wait_until
+from tests.otlp_receiver import Receiver, free_port
+
+SECRET = "s3cr3t-t0ken"
 
 
 @pytest.fixture(autouse=True)
@@ -106,3 +115,45 @@ def test_an_unexpected_error_does_not_end_the_sender(
         assert drained(exp, 10) and exp.sender_alive()
     assert "export sender: RuntimeError: a bug in the sender's round" in caplog.text
     assert len(receiver.requests) == 2
+
+
+def _get(port: int, path: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return str(r.read().decode())
+    except urllib.error.HTTPError as exc:
+        return str(exc.read().decode())
+    except OSError:  # not listening yet
+        return ""
+
+
+@pytest.mark.parametrize("value", [f"Bearer%20{SECRET}%20", f"%20{SECRET}%09"])
+def test_a_token_the_collector_echoes_is_never_shown(receiver: Receiver, agents: list,
+                                                     tmp_path: Path, value: str) -> None:
+    """Percent-encoded blanks around the value are trimmed; whatever comes back quoting it
+    is redacted in the warning, /health and the /readyz reason."""
+    receiver.fail_with(grpc.StatusCode.UNAUTHENTICATED, echo="authorization")
+    port = free_port()
+    agent = AgentProcess(agent_env(receiver, port, ADK_AGENT_SHUTDOWN_TIMEOUT="200ms",
+                                   OTEL_EXPORTER_OTLP_HEADERS=f"authorization={value}"),
+                         workdir=tmp_path)
+    agents.append(agent)
+    assert wait_until(lambda: "redacted" in _get(port, "/readyz"), 30), agent.stderr()
+    health, ready = _get(port, "/health"), _get(port, "/readyz")
+    assert receiver.metadata[-1]["authorization"] in (f"Bearer {SECRET}", SECRET)
+    assert json.loads(health)["last_export"]["error"].startswith("UNAUTHENTICATED")
+    assert agent.terminate() == 0
+    err = agent.stderr()
+    assert "export to" in err and "UNAUTHENTICATED" in err
+    for text in (err, health, ready):
+        assert SECRET not in text, text
+
+
+def test_the_redactor_takes_out_the_value_and_its_credential() -> None:
+    from agent.config.headers import redactor
+
+    redact = redactor([f"Bearer {SECRET}", "acme", "x"])
+    text = f"bad 'Bearer {SECRET}', token {SECRET}, escaped Bearer%20{SECRET}, tenant acme x"
+    assert redact(text) == ("bad '<redacted>', token <redacted>, escaped <redacted>, tenant "
+                            "<redacted> x")
+    assert redact("nothing here") == "nothing here"
