@@ -75,13 +75,18 @@ class QueuedExporter(MetricExporter):
         self.temporality = temporality
         self.status = ExportStatus()
         self._encoder = Encoder()
+        self._headers_mtime = self._mtime()
         self.outbox = Outbox(config.queue_max_batches,
-                             Path(config.queue_dir) if config.queue_dir else None)
-        headers = headers_for(config)
-        self.sender: Sender = build_sender(config, temporality, headers)
+                             Path(config.queue_dir) if config.queue_dir else None,
+                             config.queue_max_bytes)
+        try:
+            headers = headers_for(config)
+            self.sender: Sender = build_sender(config, temporality, headers)
+        except BaseException:
+            self.outbox.close()  # the queue directory is free for the next try
+            raise
         self._headers = headers
         self._redact = redactor(headers.values())
-        self._headers_mtime = self._mtime()
         self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
         self._changed = threading.Condition()  # the outbox gained or lost a batch
         self._stop = threading.Event()
@@ -118,8 +123,9 @@ class QueuedExporter(MetricExporter):
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000,
                **kwargs: object) -> MetricExportResult:
         request = self._encoder.encode(metrics_data)
+        payload = request.SerializeToString()  # queued as bytes: a quarter of the memory
         with self._changed:
-            self.outbox.put(request, self._encoder.points)
+            self.outbox.put(payload, self._encoder.points)
             self._changed.notify_all()
         return MetricExportResult.SUCCESS
 
@@ -143,19 +149,19 @@ class QueuedExporter(MetricExporter):
         if self._stop.is_set() or (delay and self._stop.wait(delay)):
             return delay
         item = self.outbox.head()
-        if item is None:
+        if item is None:  # its file was unreadable, and it was the last
             return 0.0
-        seq, request, points = item
+        seq, payload, points = item
         self._reload_headers()
         started = time.monotonic()
         try:
-            outcome = self.sender.send(request, points)
+            outcome = self.sender.send(payload, points)
         except Exception as exc:  # an exporter bug must not end the sender
             outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
         error = self._shown(outcome.error) if outcome.error else None
         duration = time.monotonic() - started
         if outcome.too_large:
-            self._too_large(seq, request, points, error)
+            self._too_large(seq, payload, points, error)
             return 0.0
         self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
                      duration)
@@ -176,14 +182,14 @@ class QueuedExporter(MetricExporter):
         hidden parts or any header value (a collector may echo the token it refused)."""
         return self._redact(scrub(text, self.config.endpoint))
 
-    def _too_large(self, seq: int, request: ExportMetricsServiceRequest, points: int,
-                   error: str | None) -> None:
+    def _too_large(self, seq: int, payload: bytes, points: int, error: str | None) -> None:
         """Split a batch the collector finds too large and send its halves in its place, down
         to single points; drop only a point that does not fit alone. Not an outage: the
         collector answers, so neither the outage warning nor last_export changes."""
         st = self.status
         st.exports += 1
         st.failures += 1
+        request = ExportMetricsServiceRequest.FromString(payload)
         parts = halves(request)
         if parts is None:
             self._drop(seq, points)
@@ -194,7 +200,8 @@ class QueuedExporter(MetricExporter):
         log.warning("a batch of %d points is larger than the collector takes (%s): sending it "
                     "in parts", points, error)
         with self._changed:
-            self.outbox.split(seq, [(part, count_points(part)) for part in parts])
+            self.outbox.split(seq, [(part.SerializeToString(), count_points(part))
+                                    for part in parts])
             self._changed.notify_all()
 
     def _drop(self, seq: int, points: int) -> None:
@@ -283,11 +290,14 @@ class QueuedExporter(MetricExporter):
             self._changed.notify_all()
         self.sender.shutdown()  # aborts a retry wait still in progress
         self._thread.join(2.0)
-        left = len(self.outbox)
+        left, lost = len(self.outbox), self.outbox.in_memory_only()
+        self.outbox.close()
         if left:
             where = (f"kept in {self.config.queue_dir} for the next start"
                      if self.config.queue_dir
                      else "lost (set ADK_AGENT_QUEUE_DIR to keep them)")
+            if self.config.queue_dir and lost:
+                where += f", except {lost} that could not be written there (lost)"
             log.warning("%d batches not delivered before shutdown: %s", left, where)
         else:
             log.info("stopped: every batch sent, %d points delivered to %s since start",

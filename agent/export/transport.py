@@ -118,9 +118,8 @@ class GrpcSender:
         self.metadata = tuple(headers.items())
         self.timeout = config.export_timeout
 
-    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
-        reply = self.channel.call(EXPORT_PATH, request.SerializeToString(), self.metadata,
-                                  self.timeout)
+    def send(self, payload: bytes, points: int) -> Outcome:
+        reply = self.channel.call(EXPORT_PATH, payload, self.metadata, self.timeout)
         if not reply.ok:
             return grpc_outcome(reply.status, reply.message)
         return Outcome(True, partial=_partial_success(reply.body))
@@ -202,7 +201,8 @@ class GrpcioSender:
         self.timeout = config.export_timeout
         self._error = grpc.RpcError
 
-    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
+    def send(self, payload: bytes, points: int) -> Outcome:
+        request = ExportMetricsServiceRequest.FromString(payload)
         try:
             response = self.stub.Export(request, metadata=self.metadata, timeout=self.timeout)
         except self._error as exc:
@@ -235,10 +235,10 @@ class HttpSender:
         self.timeout = config.export_timeout
         self.session = _session()
 
-    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
+    def send(self, payload: bytes, points: int) -> Outcome:
         import requests
 
-        body = request.SerializeToString()
+        body = payload
         if self.compression == "gzip":
             body = gzip.compress(body)
         elif self.compression == "deflate":

@@ -101,6 +101,12 @@ def test_headers_and_resource_attributes(monkeypatch: pytest.MonkeyPatch) -> Non
     ({"ADK_AGENT_CONFIG": "/no/such.yaml"}, "ADK_AGENT_CONFIG: no such file"),
     ({"ADK_AGENT_HEALTH_ADDRESS": "localhost"}, "ADK_AGENT_HEALTH_ADDRESS"),
     ({"ADK_AGENT_SOURCE_INTERVALS": "{bad"}, "ADK_AGENT_SOURCE_INTERVALS: not valid JSON"),
+    ({"ADK_AGENT_QUEUE_DIR": ""}, "ADK_AGENT_QUEUE_DIR = '': empty: name a directory"),
+    ({"ADK_AGENT_QUEUE_DIR": " "}, "ADK_AGENT_QUEUE_DIR = ' ': empty"),
+    ({"ADK_AGENT_QUEUE_DIR": "/dev/null"}, "ADK_AGENT_QUEUE_DIR = '/dev/null': not a directory"),
+    ({"ADK_AGENT_QUEUE_MAX_BYTES": "64k"}, "ADK_AGENT_QUEUE_MAX_BYTES = '64k': Input should be "
+     "greater than or equal to 1048576"),
+    ({"ADK_AGENT_QUEUE_MAX_BYTES": "lots"}, "ADK_AGENT_QUEUE_MAX_BYTES = 'lots'"),
 ])
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
                                       expect: str) -> None:
@@ -128,3 +134,14 @@ def test_header_values_never_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert "topsecret" not in str(err.value)
+
+
+def test_queue_bounds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert load_settings().to_config().queue_max_bytes == 16 << 20
+    monkeypatch.setenv("ADK_AGENT_QUEUE_MAX_BYTES", "64MiB")
+    assert load_settings().to_config().queue_max_bytes == 64 << 20
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text('queue_dir: "/var/lib/q\\x00"\n')
+    monkeypatch.setenv("ADK_AGENT_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=r"agent.yaml: key 'queue_dir'.*cannot hold a NUL byte"):
+        load_settings()
