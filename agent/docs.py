@@ -37,6 +37,8 @@ def _default(name: str) -> str:
         return "`" + ",".join(value) + "`" if value else "—"
     if name in ("interval", "export_timeout"):
         return f"`{value:g}s`"
+    if name == "queue_max_bytes":
+        return f"`{value >> 20}MiB`"
     return f"`{json.dumps(value) if isinstance(value, bool) else value}`"
 
 

@@ -23,10 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-
 from agent import DISTRO_NAME, __version__
 from agent.catalog import select
 from agent.config.plain import Config
@@ -208,9 +204,7 @@ class Agent:
             now = time.time_ns()
             points = self.series.points(observed, now)
             if self.encoder is not None and self.output is not None:
-                data = self.encoder.encode(points, now)
-                request = ExportMetricsServiceRequest.FromString(data)  # the queue: bytes soon
-                self.output.export(request, self.encoder.points)
+                self.output.export(self.encoder.encode(points, now), self.encoder.points)
 
     def collect_now(self) -> None:
         """One collection and export outside the schedule (at start-up)."""

@@ -82,7 +82,7 @@ def exporter(endpoint: str, **settings: Any) -> Iterator[QueuedExporter]:
 def push(exp: QueuedExporter, cycles: Iterable[int], **shape: int) -> None:
     for n in cycles:
         request = cycle(n, **shape)
-        exp.export(request, count(request))
+        exp.export(request.SerializeToString(), count(request))
 
 
 def count(request: ExportMetricsServiceRequest) -> int:

@@ -112,9 +112,12 @@ class _MetricsService(metrics_service_pb2_grpc.MetricsServiceServicer):
 
     def Export(self, request: ExportRequest,
                context: grpc.ServicerContext) -> metrics_service_pb2.ExportMetricsServiceResponse:
-        code = self._receiver._record(request, dict(context.invocation_metadata()))
+        metadata = dict(context.invocation_metadata())
+        code = self._receiver._record(request, metadata)
         if code is not None:
-            context.abort(code, f"injected failure: {code.name}")
+            echo = self._receiver._echo
+            context.abort(code, f"injected failure: {code.name}" + (
+                f": invalid {echo} '{metadata.get(echo)}'" if echo else ""))
         response = metrics_service_pb2.ExportMetricsServiceResponse()
         if self._receiver.partial is not None:
             response.partial_success.rejected_data_points = self._receiver.partial[0]
@@ -145,6 +148,7 @@ class Receiver:
         self._rejected = 0
         self._failure: grpc.StatusCode | None = None
         self._fail_remaining: int | None = None
+        self._echo: str | None = None
         self._started = False
         self.partial: tuple[int, str] | None = None
         """When set, accepted requests are answered with this OTLP partial success
@@ -199,14 +203,16 @@ class Receiver:
 
     # -- failure injection -------------------------------------------------------------
 
-    def fail_with(self, code: grpc.StatusCode, times: int | None = None) -> None:
+    def fail_with(self, code: grpc.StatusCode, times: int | None = None,
+                  echo: str | None = None) -> None:
         """Answer the next ``times`` requests (every request if None, until :meth:`recover`)
         with ``code`` instead of accepting them. Rejected requests are not recorded; they are
-        counted in :attr:`rejected`."""
+        counted in :attr:`rejected`. ``echo`` names a metadata key whose value the error
+        message quotes, as some authenticating proxies do with the token they refuse."""
         if times is not None and times < 0:
             raise ValueError("times must be >= 0 or None")
         with self._cond:
-            self._failure, self._fail_remaining = code, times
+            self._failure, self._fail_remaining, self._echo = code, times, echo
 
     def recover(self) -> None:
         """Accept requests again."""

@@ -5,7 +5,10 @@ here ever holds one."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import quote
+
+from agent.config.files import read_bytes
 
 # RFC 9110 token characters, lower case: HTTP/2 field names must be lower case (RFC 9113 8.2)
 NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")
@@ -19,6 +22,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # NUL, CR, LF and the rest (n
 # gRPC ASCII metadata is exactly printable ASCII, without HTAB)
 ASCII = re.compile(r"[\t\x20-\x7e]*")
 GRPC_ASCII = re.compile(r"[\x20-\x7e]*")
+MAX_FILE = 1 << 20  # a headers file is a few lines; more is not one
+MIN_SECRET = 4  # shorter values are not credentials, and would blot out common words
 
 
 def checked(headers: Mapping[str, str], grpc: bool, origin: str = "header") -> dict[str, str]:
@@ -45,13 +50,33 @@ def checked(headers: Mapping[str, str], grpc: bool, origin: str = "header") -> d
 
 
 def read_file(path: str) -> dict[str, str]:
-    """`key=value` lines; blank lines and `#` comments skipped."""
+    """`key=value` lines; blank lines and `#` comments skipped. OSError for anything but a
+    regular file of at most MAX_FILE bytes (a FIFO swapped in never blocks the reader); bytes
+    that are not UTF-8 come through as surrogates, which `checked` refuses by name."""
     out: dict[str, str] = {}
-    with open(path, encoding="utf-8", errors="surrogateescape") as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#"):
-                key, sep, value = line.partition("=")
-                if sep and key.strip():
-                    out[key.strip()] = value.strip()
+    text = read_bytes(path, MAX_FILE).decode("utf-8", errors="surrogateescape")
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):  # as open() reads
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, sep, value = line.partition("=")
+            if sep and key.strip():
+                out[key.strip()] = value.strip()
     return out
+
+
+def redactor(values: Iterable[str]) -> Callable[[str], str]:
+    """A function that takes every header value (and, for `<scheme> <credential>`, the
+    credential alone) out of a text, for error messages a server or a library wrote: a
+    collector that echoes the token it refused must not put it in a log line or /health."""
+    secrets: set[str] = set()
+    for value in values:
+        for form in (value, *value.split()[-1:]):
+            if len(form) >= MIN_SECRET:
+                secrets.update((form, quote(form, safe="")))
+    ordered = sorted(secrets, key=len, reverse=True)  # a value before the credential in it
+
+    def redact(text: str) -> str:
+        for secret in ordered:
+            text = text.replace(secret, "<redacted>")
+        return text
+    return redact

@@ -30,6 +30,7 @@ class Config:
     insecure: bool | None
     temporality: str
     queue_max_batches: int
+    queue_max_bytes: int
     queue_dir: str | None
     shutdown_timeout: float
     service_name: str

@@ -4,6 +4,7 @@ The outage is reported once when it starts and once when it ends."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -16,10 +17,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from agent.config.endpoint import scrub, shown
+from agent.config.headers import redactor
 from agent.config.plain import Config
 from agent.export.outbox import Outbox, count_points
 from agent.export.splitting import describe, halves
-from agent.export.transport import Outcome, Sender, build_sender
+from agent.export.transport import Outcome, Sender, build_sender, headers_for
 
 log = logging.getLogger("agent.export")
 
@@ -43,10 +45,18 @@ class QueuedExporter:
         self.config = config
         self.target = shown(config.endpoint)  # never its userinfo or query string
         self.status = ExportStatus()
-        self.outbox = Outbox(config.queue_max_batches,
-                             Path(config.queue_dir) if config.queue_dir else None)
-        self.sender: Sender = build_sender(config)
         self._headers_mtime = self._mtime()
+        self.outbox = Outbox(config.queue_max_batches,
+                             Path(config.queue_dir) if config.queue_dir else None,
+                             config.queue_max_bytes)
+        try:
+            headers = headers_for(config)
+            self.sender: Sender = build_sender(config, headers)
+        except BaseException:
+            self.outbox.close()  # the queue directory is free for the next try
+            raise
+        self._headers = headers
+        self._redact = redactor(headers.values())
         self._max_backoff = min(30.0, max(2.0, 5 * config.interval))
         self._changed = threading.Condition()  # the outbox gained or lost a batch
         self._stop = threading.Event()
@@ -75,60 +85,81 @@ class QueuedExporter:
     def send_duration(self) -> float:
         return self.status.last_duration
 
+    def sender_alive(self) -> bool:
+        """False once the sender thread has ended (after shutdown, or never else)."""
+        return self._thread.is_alive()
+
     # the collector's side: never blocks on the network
-    def export(self, request: ExportMetricsServiceRequest, points: int) -> None:
+    def export(self, payload: bytes, points: int) -> None:
+        """Queue one cycle's request, serialised (bytes: a quarter of the memory of the
+        parsed message)."""
         if not points:  # all held back (first delta points): nothing to send
             return
         with self._changed:
-            self.outbox.put(request, points)
+            self.outbox.put(payload, points)
             self._changed.notify_all()
 
     # the sender's side
     def _run(self) -> None:
+        """Whatever goes wrong in one round (a bug, a library's surprise), the thread goes on:
+        a sender that ended would leave the agent looking alive with nothing leaving it."""
         delay = 0.0
         while not self._stop.is_set():
-            with self._changed:
-                self._changed.wait_for(
-                    lambda: self._stop.is_set() or self.outbox.head() is not None)
-            item = self.outbox.head()
-            if item is None:
-                break
-            if delay and self._stop.wait(delay):
-                break
-            seq, request, points = item
-            self._reload_headers()
-            started = time.monotonic()
             try:
-                outcome = self.sender.send(request, points)
-            except Exception as exc:  # an exporter bug must not end the sender
-                outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
-            error = scrub(outcome.error, self.config.endpoint) if outcome.error else None
-            duration = time.monotonic() - started
-            if outcome.too_large:
-                self._too_large(seq, request, points, error)
-                delay = 0.0
-                continue
-            self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
-                         duration)
-            if outcome.ok:
-                self._pop(seq)
-                delay = 0.0
-            elif not outcome.retryable:
-                self._drop(seq, points)
-                log.error("the collector rejected a batch of %d points (%s): dropped, not retried",
-                          points, error)
-                delay = 0.0
-            else:
+                delay = self._round(delay)
+            except Exception as exc:
+                log.error("export sender: %s", self._shown(f"{type(exc).__name__}: {exc}"))
                 delay = min(max(delay * 2, 0.5), self._max_backoff)
+                self._stop.wait(delay)
 
-    def _too_large(self, seq: int, request: ExportMetricsServiceRequest, points: int,
-                   error: str | None) -> None:
+    def _round(self, delay: float) -> float:
+        """Send the head batch once; the delay before the next round."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._stop.is_set() or len(self.outbox) > 0)
+        if self._stop.is_set() or (delay and self._stop.wait(delay)):
+            return delay
+        item = self.outbox.head()
+        if item is None:  # its file was unreadable, and it was the last
+            return 0.0
+        seq, payload, points = item
+        self._reload_headers()
+        started = time.monotonic()
+        try:
+            outcome = self.sender.send(payload, points)
+        except Exception as exc:  # an exporter bug must not end the sender
+            outcome = Outcome(False, True, f"{type(exc).__name__}: {exc}")
+        error = self._shown(outcome.error) if outcome.error else None
+        duration = time.monotonic() - started
+        if outcome.too_large:
+            self._too_large(seq, payload, points, error)
+            return 0.0
+        self._record(outcome.ok, points if outcome.ok or outcome.retryable else 0, error,
+                     duration)
+        if outcome.partial:  # the rest is not retried, as the OTLP specification asks
+            log.warning("the collector rejected %s", self._shown(outcome.partial))
+        if outcome.ok:
+            self._pop(seq)
+            return 0.0
+        if not outcome.retryable:
+            self._drop(seq, points)
+            log.error("the collector rejected a batch of %d points (%s): dropped, not retried",
+                      points, error)
+            return 0.0
+        return min(max(delay * 2, 0.5), self._max_backoff)
+
+    def _shown(self, text: str) -> str:
+        """An error text as it may be logged or shown in /health: without the endpoint's
+        hidden parts or any header value (a collector may echo the token it refused)."""
+        return self._redact(scrub(text, self.config.endpoint))
+
+    def _too_large(self, seq: int, payload: bytes, points: int, error: str | None) -> None:
         """Split a batch the collector finds too large and send its halves in its place, down
         to single points; drop only a point that does not fit alone. Not an outage: the
         collector answers, so neither the outage warning nor last_export changes."""
         st = self.status
         st.exports += 1
         st.failures += 1
+        request = ExportMetricsServiceRequest.FromString(payload)
         parts = halves(request)
         if parts is None:
             self._drop(seq, points)
@@ -139,7 +170,8 @@ class QueuedExporter:
         log.warning("a batch of %d points is larger than the collector takes (%s): sending it "
                     "in parts", points, error)
         with self._changed:
-            self.outbox.split(seq, [(part, count_points(part)) for part in parts])
+            self.outbox.split(seq, [(part.SerializeToString(), count_points(part))
+                                    for part in parts])
             self._changed.notify_all()
 
     def _drop(self, seq: int, points: int) -> None:
@@ -186,21 +218,33 @@ class QueuedExporter:
             return None
 
     def _reload_headers(self) -> None:
-        """A mounted Secret is replaced in place: pick up new header values before a send."""
+        """A mounted Secret is replaced in place: pick up new header values before a send.
+        A file that cannot be read or holds a bad header (however: not UTF-8, a FIFO or a
+        directory swapped in, no permission, deleted) keeps the previous headers, with one
+        line naming the file; the next change of the file is tried again."""
         mtime = self._mtime()
         if mtime == self._headers_mtime:
             return
         self._headers_mtime = mtime
+        path = self.config.headers_file
         try:
-            sender = build_sender(self.config)
-        except OSError as exc:
-            log.warning("cannot re-read ADK_AGENT_HEADERS_FILE: %s", exc.strerror or exc)
-            return
+            headers = headers_for(self.config)
+            sender = build_sender(self.config, headers)
         except ValueError as exc:  # a header HTTP cannot carry (named, its value never shown)
             log.warning("%s: keeping the previous headers", exc)
             return
+        except Exception as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else (
+                type(exc).__name__)
+            log.warning("cannot re-read ADK_AGENT_HEADERS_FILE %s (%s): keeping the previous "
+                        "headers", path, why)
+            return
         old, self.sender = self.sender, sender
-        old.shutdown()
+        # the previous values too: a reply to a call in flight may still echo one
+        self._redact = redactor([*headers.values(), *self._headers.values()])
+        self._headers = headers
+        with contextlib.suppress(Exception):  # the old connection is gone either way
+            old.shutdown()
         log.info("headers file changed: export headers reloaded")
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -212,11 +256,14 @@ class QueuedExporter:
             self._changed.notify_all()
         self.sender.shutdown()  # aborts a retry wait still in progress
         self._thread.join(2.0)
-        left = len(self.outbox)
+        left, lost = len(self.outbox), self.outbox.in_memory_only()
+        self.outbox.close()
         if left:
             where = (f"kept in {self.config.queue_dir} for the next start"
                      if self.config.queue_dir
                      else "lost (set ADK_AGENT_QUEUE_DIR to keep them)")
+            if self.config.queue_dir and lost:
+                where += f", except {lost} that could not be written there (lost)"
             log.warning("%d batches not delivered before shutdown: %s", left, where)
         else:
             log.info("stopped: every batch sent, %d points delivered to %s since start",
@@ -226,10 +273,11 @@ class QueuedExporter:
 class ConsoleExporter:
     """Exporter `console`: each cycle's request on stdout as OTLP/JSON, one object per line."""
 
-    def export(self, request: ExportMetricsServiceRequest, points: int) -> None:
+    def export(self, payload: bytes, points: int) -> None:
         from google.protobuf.json_format import MessageToJson
 
         if points:
+            request = ExportMetricsServiceRequest.FromString(payload)
             print(MessageToJson(request, indent=None), flush=True)
 
     def shutdown(self, timeout: float = 10.0) -> None:

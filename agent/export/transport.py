@@ -49,6 +49,7 @@ class Outcome:
     retryable: bool = True
     error: str | None = None
     too_large: bool = False  # the collector takes smaller requests: split this one
+    partial: str | None = None  # delivered, but the collector rejected points of it: which
 
 
 def grpc_outcome(status: str, message: str) -> Outcome:
@@ -66,7 +67,7 @@ def headers_for(config: Config) -> dict[str, str]:
     headers = checked(config.headers, grpc)
     if config.headers_file is not None:
         headers.update(checked(read_file(str(config.headers_file)), grpc,
-                               "ADK_AGENT_HEADERS_FILE: header"))
+                               f"ADK_AGENT_HEADERS_FILE {config.headers_file}: header"))
     return headers
 
 
@@ -97,13 +98,11 @@ class GrpcSender:
         self.metadata = tuple(headers.items())
         self.timeout = config.export_timeout
 
-    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
-        reply = self.channel.call(EXPORT_PATH, request.SerializeToString(), self.metadata,
-                                  self.timeout)
+    def send(self, payload: bytes, points: int) -> Outcome:
+        reply = self.channel.call(EXPORT_PATH, payload, self.metadata, self.timeout)
         if not reply.ok:
             return grpc_outcome(reply.status, reply.message)
-        _partial_success(reply.body)
-        return Outcome(True)
+        return Outcome(True, partial=_partial_success(reply.body))
 
     def shutdown(self) -> None:
         self.channel.close()
@@ -136,19 +135,20 @@ def _why(exc: ssl.SSLError) -> str:
     return str(exc.reason or exc.strerror or exc.args[-1])
 
 
-def _partial_success(body: bytes | ExportMetricsServiceResponse) -> None:
-    """The collector took the request but not all of it: say so (the rest is not retried,
-    as the OTLP specification asks)."""
+def _partial_success(body: bytes | ExportMetricsServiceResponse) -> str | None:
+    """The collector took the request but not all of it: what it says, for the exporter to
+    log (the rest is not retried, as the OTLP specification asks)."""
     if not body:
-        return
+        return None
     try:
         partial = (body if isinstance(body, ExportMetricsServiceResponse)
                    else ExportMetricsServiceResponse.FromString(body)).partial_success
     except Exception:  # a reply we cannot read is still a success
-        return
+        return None
     if partial.rejected_data_points or partial.error_message:
-        log.warning("the collector rejected %d points of a batch: %s",
-                    partial.rejected_data_points, partial.error_message or "no reason given")
+        return (f"{partial.rejected_data_points} points of a batch: "
+                f"{partial.error_message or 'no reason given'}")[:300]
+    return None
 
 
 class GrpcioSender:
@@ -181,15 +181,15 @@ class GrpcioSender:
         self.timeout = config.export_timeout
         self._error = grpc.RpcError
 
-    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
+    def send(self, payload: bytes, points: int) -> Outcome:
+        request = ExportMetricsServiceRequest.FromString(payload)
         try:
             response = self.stub.Export(request, metadata=self.metadata, timeout=self.timeout)
         except self._error as exc:
             code, details = exc.code(), exc.details()  # type: ignore[attr-defined]
             return grpc_outcome(code.name if code else "UNKNOWN",
                                 (details or "").splitlines()[0] if details else "")
-        _partial_success(response)
-        return Outcome(True)
+        return Outcome(True, partial=_partial_success(response))
 
     def shutdown(self) -> None:
         self.channel.close()  # also ends a call in progress
@@ -215,10 +215,10 @@ class HttpSender:
         self.timeout = config.export_timeout
         self.session = _session()
 
-    def send(self, request: ExportMetricsServiceRequest, points: int) -> Outcome:
+    def send(self, payload: bytes, points: int) -> Outcome:
         import requests
 
-        body = request.SerializeToString()
+        body = payload
         if self.compression == "gzip":
             body = gzip.compress(body)
         elif self.compression == "deflate":
@@ -229,8 +229,8 @@ class HttpSender:
                                    stream=True) as reply:
                 code = reply.status_code
                 if 200 <= code < 300:  # the body is read only here, and only so much of it
-                    _partial_success(reply.raw.read(MAX_HTTP_REPLY, decode_content=True))
-                    return Outcome(True)
+                    return Outcome(True, partial=_partial_success(
+                        reply.raw.read(MAX_HTTP_REPLY, decode_content=True)))
                 error = f"HTTP {code} {reply.reason or ''}".strip()
         except requests.RequestException as exc:
             return Outcome(False, True, _request_error(exc, self.timeout))
@@ -273,8 +273,9 @@ def _session() -> object:
 Sender = GrpcSender | GrpcioSender | HttpSender
 
 
-def build_sender(config: Config) -> Sender:
+def build_sender(config: Config, headers: dict[str, str] | None = None) -> Sender:
+    """The sender for `config`, with `headers` (by default headers_for(config))."""
     cls: type[Sender] = HttpSender
     if config.protocol == "grpc":
         cls = GrpcioSender if config.grpc_client == "grpcio" else GrpcSender
-    return cls(config, headers_for(config))
+    return cls(config, headers_for(config) if headers is None else headers)

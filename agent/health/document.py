@@ -54,7 +54,8 @@ def document(agent: Agent, alive: bool, ready: bool, reason: str) -> dict[str, A
         "points_rejected": 0 if st is None else st.rejected_points,
         "queue": None if agent.exporter is None else {
             "batches": len(agent.exporter.outbox), "dropped": agent.exporter.outbox.dropped,
-            "max_batches": s.queue_max_batches},
+            "max_batches": s.queue_max_batches, "bytes": agent.exporter.outbox.bytes,
+            "max_bytes": s.queue_max_bytes},
         "source_errors": dict(agent.telemetry.errors),
         "failing_sources": sorted(k for k, v in agent.telemetry.failing.items() if v),
         "figures": agent.figures(),

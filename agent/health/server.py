@@ -36,6 +36,8 @@ class Probes:
         a = self.agent
         if not a.alive():
             return False, "the collection thread has stopped"
+        if a.exporter is not None and not a.exporter.sender_alive() and not a.stopping:
+            return False, "the export thread has stopped"
         last = a.last_collect if a.last_collect is not None else a.started
         age = time.monotonic() - last
         if age > self.stall + a.config.interval:

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from agent.config.files import read_bytes
 from agent.host.cgroupstats import CONTROLLER_FILES, CPU_PRESSURE, CPU_STAT, PRESSURE_FILES
-from agent.host.files import read_bytes
 
 # --- where the tree is ---------------------------------------------------------------------
 

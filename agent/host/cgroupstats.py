@@ -13,8 +13,8 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from agent.config.files import read_bytes
 from agent.host import pressure as psi
-from agent.host.files import read_bytes
 
 CPU_STAT = "cpu.stat"
 CPU_MAX = "cpu.max"

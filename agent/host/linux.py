@@ -11,10 +11,10 @@ import logging
 import os
 from collections.abc import Iterator
 
+from agent.config.files import read_bytes
 from agent.config.plain import Config
 from agent.host import procfs, sockdiag, sockstat
 from agent.host.cycle import Cycle, Memo, every_cycles, per_cycle
-from agent.host.files import read_bytes
 from agent.host.paths import HostFS
 from agent.host.records import (
     DiskStats,

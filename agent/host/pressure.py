@@ -16,7 +16,7 @@ import errno
 import re
 from dataclasses import dataclass
 
-from agent.host.files import read_bytes
+from agent.config.files import read_bytes
 
 RESOURCES = ("cpu", "memory", "io")
 STALL_TYPES = ("some", "full")

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from agent.host.files import read_bytes
+from agent.config.files import read_bytes
 from agent.host.records import DiskStats, Mount, NetDev
 
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

@@ -9,8 +9,8 @@ import socket
 import uuid
 
 from agent import DISTRO_NAME, __version__
+from agent.config.files import read_text
 from agent.config.plain import Config
-from agent.host.files import read_text
 from agent.host.paths import HostFS
 
 log = logging.getLogger("agent.host")

@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
+    ByteSize,
     Field,
     SecretStr,
     ValidationError,
@@ -97,8 +98,12 @@ class Settings(BaseSettings):
                                "none)")
     queue_max_batches: int = Field(500, ge=1, description="Batches kept while the collector "
                                    "is away (oldest dropped beyond)")
+    queue_max_bytes: ByteSize = Field(
+        ByteSize(16 << 20), ge=1 << 20, description="Encoded bytes kept while the collector is "
+        "away, in memory or in ADK_AGENT_QUEUE_DIR (`64MiB`, `100MB` or bytes; at least 1MiB; "
+        "oldest dropped beyond)")
     queue_dir: Path | None = Field(None, description="Keep the queue on disk here, so a restart "
-                                   "loses nothing")
+                                   "loses nothing (a directory of its own: one agent at a time)")
     shutdown_timeout: Duration = Field(10.0, description="Time to export and drain the queue "
                                        "after SIGTERM")
     # resource
@@ -232,6 +237,23 @@ class Settings(BaseSettings):
                         f"{v}: header")
             except OSError as exc:
                 raise ValueError(f"cannot read {v}: {exc.strerror or exc}") from None
+        return v
+
+    @field_validator("queue_dir", mode="before")
+    @classmethod
+    def _queue_dir(cls, v: object) -> object:
+        if isinstance(v, str | Path):
+            text = str(v) if isinstance(v, Path) else v
+            if not text.strip():
+                raise ValueError("empty: name a directory, or leave it unset to keep the queue "
+                                 "in memory")
+            if "\x00" in text:
+                raise ValueError("a path cannot hold a NUL byte")
+            try:
+                if Path(text).exists() and not Path(text).is_dir():
+                    raise ValueError("not a directory")
+            except OSError as exc:
+                raise ValueError(f"cannot read it: {exc.strerror or exc}") from None
         return v
 
     @field_validator("health_address")

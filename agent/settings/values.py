@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, SecretStr
 from pydantic_settings import NoDecode
 
 from agent.config.durations import parse_duration
-from agent.host.files import check_readable
+from agent.config.files import check_readable
 
 PREFIX = "ADK_AGENT_"
 

@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from agent.config.files import read_bytes
 from agent.config.targets import Target, parse_target
 from agent.host.cycle import Memo, per_cycle
-from agent.host.files import read_bytes
 from agent.host.identity import Identities, Identity
 from agent.sources.base import (
     Attributes,

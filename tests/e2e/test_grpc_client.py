@@ -18,8 +18,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
 
 from agent.export.grpc_client import Channel, Reply
-from agent.export.transport import EXPORT_PATH, GrpcSender
-from agent.settings import load_config
+from agent.export.transport import EXPORT_PATH
+from tests.cycles import drained, exporter, push
 from tests.otlp_receiver import Receiver, free_port
 
 
@@ -141,12 +141,12 @@ def test_a_server_that_is_not_grpc() -> None:
 def test_a_partial_success_is_logged_and_not_retried(receiver: Receiver,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     receiver.partial = (2, "points too old")
-    sender = GrpcSender(load_config(endpoint=f"http://{receiver.endpoint}"), {})
-    with caplog.at_level(logging.WARNING, logger="agent.export"):
-        outcome = sender.send(request(3), 3)
-    assert outcome.ok
+    with exporter(f"http://{receiver.endpoint}") as exp, \
+            caplog.at_level(logging.WARNING, logger="agent.export"):
+        push(exp, range(1))
+        assert drained(exp)
     assert "rejected 2 points of a batch: points too old" in caplog.text
-    sender.shutdown()
+    assert len(receiver.requests) == 1 and exp.status.points == 20
 
 
 def test_header_values_stay_out_of_every_log(receiver: Receiver,

@@ -77,23 +77,25 @@ def test_halves_of_one_metric_by_points_and_down_to_one_point() -> None:
 def test_outbox_split_keeps_sending_order_on_disk(tmp_path: Path) -> None:
     box = Outbox(10, tmp_path)
     for n in range(3):
-        box.put(encoded(n, metrics=2, points=2))
+        box.put(encoded(n, metrics=2, points=2).SerializeToString(), 4)
     head = box.head()
     assert head is not None
-    a, b = halves(head[1])  # type: ignore[misc]
-    box.split(head[0], [(a, count_points(a)), (b, count_points(b))])
+    a, b = halves(ExportMetricsServiceRequest.FromString(head[1]))  # type: ignore[misc]
+    box.split(head[0], [(a.SerializeToString(), count_points(a)),
+                        (b.SerializeToString(), count_points(b))])
     head = box.head()
-    assert head is not None and head[1] == a
+    assert head is not None and ExportMetricsServiceRequest.FromString(head[1]) == a
     a0, a1 = halves(a)  # type: ignore[misc]
-    box.split(head[0], [(a0, 1), (a1, 1)])
+    box.split(head[0], [(a0.SerializeToString(), 1), (a1.SerializeToString(), 1)])
     box.pop(box.head()[0])  # type: ignore[index]  # a0 delivered
+    box.close()
     reloaded = Outbox(10, tmp_path)  # a restart: the rest, in the same order
     order = []
     while (item := reloaded.head()) is not None:
-        order.append(item[1])
+        order.append(ExportMetricsServiceRequest.FromString(item[1]))
         reloaded.pop(item[0])
     assert order == [a1, b, encoded(1, metrics=2, points=2), encoded(2, metrics=2, points=2)]
-    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adkq.lock"]
 
 
 @pytest.mark.parametrize("client", ["h2", "grpcio"])
@@ -125,7 +127,7 @@ def test_a_point_too_large_alone_is_dropped_once_and_counted(
                                                       grpc_client=client) as exp:
         with caplog.at_level(logging.WARNING, logger="agent.export"):
             request = huge_point_cycle(0)
-            exp.export(request, count(request))
+            exp.export(request.SerializeToString(), count(request))
             push(exp, range(1, 3), metrics=2, points=16)
             assert drained(exp), exp.status
         points = small.points()

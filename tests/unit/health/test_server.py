@@ -37,3 +37,22 @@ def test_a_nan_load_average_is_null_in_valid_json(tmp_path: Path) -> None:
 
     doc = json.loads(Probes(agent).health_json(), parse_constant=no_constants)
     assert doc["figures"]["load"] == {"1m": None, "5m": None, "15m": None}
+
+
+def test_a_sender_thread_that_ended_turns_liveness_503() -> None:
+    agent = Agent(config(interval="1s").replace(exporter="otlp", endpoint="http://127.0.0.1:9"))
+    agent.start()
+    try:
+        probes = Probes(agent)
+        assert probes.alive()[0]
+        exporter = agent.exporter
+        assert exporter is not None and exporter.sender_alive()
+        exporter._stop.set()  # the thread ends as if it had died
+        with exporter._changed:
+            exporter._changed.notify_all()
+        exporter._thread.join(5)
+        assert probes.alive() == (False, "the export thread has stopped")
+        agent.stopping = True  # at shutdown it ends on purpose
+        assert probes.alive()[0]
+    finally:
+        agent.shutdown(timeout=0.2)

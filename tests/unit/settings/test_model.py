@@ -106,6 +106,12 @@ def test_headers_and_resource_attributes(monkeypatch: pytest.MonkeyPatch) -> Non
     ({"ADK_AGENT_SOURCE_INTERVALS__CPU": "10ms"}, "ADK_AGENT_SOURCE_INTERVALS__CPU"),
     ({"ADK_AGENT_SHUTDOWN_TIMEOUT": "10000000000"}, "at most 24h"),
     ({"OTEL_EXPORTER_OTLP_TIMEOUT": "100000000000"}, "OTEL_EXPORTER_OTLP_TIMEOUT"),
+    ({"ADK_AGENT_QUEUE_DIR": ""}, "ADK_AGENT_QUEUE_DIR = '': empty: name a directory"),
+    ({"ADK_AGENT_QUEUE_DIR": " "}, "ADK_AGENT_QUEUE_DIR = ' ': empty"),
+    ({"ADK_AGENT_QUEUE_DIR": "/dev/null"}, "ADK_AGENT_QUEUE_DIR = '/dev/null': not a directory"),
+    ({"ADK_AGENT_QUEUE_MAX_BYTES": "64k"}, "ADK_AGENT_QUEUE_MAX_BYTES = '64k': Input should be "
+     "greater than or equal to 1048576"),
+    ({"ADK_AGENT_QUEUE_MAX_BYTES": "lots"}, "ADK_AGENT_QUEUE_MAX_BYTES = 'lots'"),
 ])
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
                                       expect: str) -> None:
@@ -139,7 +145,7 @@ def test_a_nul_byte_names_its_setting(monkeypatch: pytest.MonkeyPatch, tmp_path:
     cfg = tmp_path / "agent.yaml"
     cfg.write_text('queue_dir: "/var/lib/q\\0ueue"\n')
     monkeypatch.setenv("ADK_AGENT_CONFIG", str(cfg))
-    with pytest.raises(ConfigError, match=r"agent.yaml: key 'queue_dir' .*contains a NUL byte"):
+    with pytest.raises(ConfigError, match=r"agent.yaml: key 'queue_dir' .*NUL byte"):
         load_settings()
     monkeypatch.delenv("ADK_AGENT_CONFIG")
     with pytest.raises(ConfigError, match=r"--health-address .*NUL"):
@@ -152,4 +158,15 @@ def test_a_fifo_config_file_is_not_opened(monkeypatch: pytest.MonkeyPatch,
     os.mkfifo(fifo)
     monkeypatch.setenv("ADK_AGENT_CONFIG", str(fifo))
     with pytest.raises(ConfigError, match="ADK_AGENT_CONFIG: not a regular file"):
+        load_settings()
+
+
+def test_queue_bounds(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert load_settings().to_config().queue_max_bytes == 16 << 20
+    monkeypatch.setenv("ADK_AGENT_QUEUE_MAX_BYTES", "64MiB")
+    assert load_settings().to_config().queue_max_bytes == 64 << 20
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text('queue_dir: "/var/lib/q\\x00"\n')
+    monkeypatch.setenv("ADK_AGENT_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match=r"agent.yaml: key 'queue_dir'.*cannot hold a NUL byte"):
         load_settings()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.host.files import check_readable, read_bytes, read_text
+from agent.config.files import check_readable, read_bytes, read_text
 
 
 def returns_within(seconds: float, call: Callable[[], object]) -> object:

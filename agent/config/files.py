@@ -1,4 +1,5 @@
-"""Reading a host file without ever blocking on one that is not a regular file.
+"""Reading a file without ever blocking on one that is not a regular file: a host file, the
+headers file, a queued batch.
 
 A FIFO planted where /proc/meminfo or /etc/hostname should be blocks open() until a writer
 comes, and a device such as /dev/zero never ends: either would stall the whole collection (or
@@ -13,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from typing import BinaryIO
 
 MAX_BYTES = 64 << 20  # /proc/1/mounts of 100,000 mounts is about 15 MB
 _FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -68,3 +70,8 @@ def read_text(path: str, limit: int = 1 << 20) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """`path` open for reading (a regular file, checked as read_bytes does)."""
+    return os.fdopen(_open(os.fspath(path)), "rb")
