@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     per_cpu: bool = Field(False, description="cpu.logical_number series for each CPU")
     processes: CommaList = Field(default_factory=lambda: ["self"],
                                  description="Process targets: self, pid:N, pidfile:PATH, "
-                                 "name:REGEX, cmdline:REGEX")
+                                 "name:REGEX, cmdline:REGEX, top:cpu:N, top:memory:N")
     disks_include: CommaList = Field(default_factory=list, description="Disk device globs to "
                                      "keep (empty: all)")
     disks_exclude: CommaList = Field(default_factory=lambda: list(DEFAULT_DISKS_EXCLUDE),
