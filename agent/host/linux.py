@@ -18,6 +18,7 @@ from agent.host.files import read_bytes
 from agent.host.paths import HostFS
 from agent.host.records import (
     DiskStats,
+    Glance,
     Memory,
     Mount,
     NetDev,
@@ -234,6 +235,10 @@ class LinuxReader:
                 except (FileNotFoundError, ProcessLookupError, PermissionError):
                     continue  # gone since the listing, or hidden from us
                 yield pid, name, cmdline
+
+    @per_cycle
+    def process_walk(self) -> list[Glance]:
+        return procfs.read_glances(self.host.proc)
 
     def process_stat(self, pid: int) -> ProcessStat:
         st = procfs.read_pid_stat(self.host.proc, pid)
