@@ -1,18 +1,20 @@
 """process: CPU, memory, faults, I/O, threads, descriptors and context switches of the target
-processes (the agent itself unless ADK_AGENT_PROCESSES names others)."""
+processes (the agent itself unless ADK_AGENT_PROCESSES names others, or asks for the top N by
+CPU or memory: agent/host/top.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from agent.config.targets import Target, parse_target
+from agent.config.targets import Target, parse_target, top_counts
 from agent.host.cycle import Memo, per_cycle
 from agent.host.files import read_bytes
 from agent.host.identity import Identities, Identity
+from agent.host.top import Ranker
 from agent.sources.base import (
     Attributes,
     Context,
@@ -45,8 +47,10 @@ def _read_pidfile(path: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def resolve(targets: tuple[Target, ...], table: ProcessTable) -> list[int]:
-    """The pids the targets name right now, each once, in target order."""
+def resolve(targets: tuple[Target, ...], table: ProcessTable,
+            chosen: Sequence[int] = ()) -> list[int]:
+    """The pids the targets name right now, each once, in target order; `chosen` are those
+    the top: targets chose, in rank order."""
     pids: dict[int, None] = {}
     scan = [t for t in targets if t.pattern is not None]
     for t in targets:
@@ -56,6 +60,8 @@ def resolve(targets: tuple[Target, ...], table: ProcessTable) -> list[int]:
             pids[int(t.value)] = None
         elif t.kind == "pidfile" and (pid := _read_pidfile(t.value)) is not None:
             pids[pid] = None
+        elif t.kind == "top":
+            pids.update(dict.fromkeys(chosen))
     if scan:  # one walk of the process table serves every pattern target
         for pid, name, cmdline in table():
             for t in scan:
@@ -128,6 +134,8 @@ class ProcessSource(Source):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._targets = tuple(parse_target(t) for t in ctx.config.processes)
+        counts = top_counts(self._targets)
+        self._ranker = Ranker(counts) if counts else None
         self._identities = Identities(ctx.read)
         self._attrs: dict[int, tuple[Identity, Ids, Ids]] = {}  # pid -> its attribute sets
         # pid -> (wall, user, system, created): the last sample, for utilization
@@ -162,9 +170,9 @@ class ProcessSource(Source):
         identity = self._identities.of(pid, created)
         known = self._attrs.get(pid)
         if known is None or known[0] is not identity:
-            known = self._attrs[pid] = (identity, dict(zip(PROC, (
-                pid, identity.creation_time, identity.executable, identity.command),
-                strict=True)), {"pid": pid, "name": identity.name})
+            attrs: Ids = dict(zip(PROC, (pid, identity.creation_time, identity.executable,
+                                         identity.command), strict=True))
+            known = self._attrs[pid] = (identity, attrs, {"pid": pid, "name": identity.name})
         return known[1], known[2]
 
     def _sample(self, pid: int, now: float) -> Sample:
@@ -189,7 +197,9 @@ class ProcessSource(Source):
     def samples(self) -> list[Sample]:
         now = time.monotonic()
         out = []
-        pids = resolve(self._targets, self.read.process_ids)
+        chosen = [] if self._ranker is None else \
+            [p.pid for p in self._ranker.rank(self.read.process_walk())]
+        pids = resolve(self._targets, self.read.process_ids, chosen)
         for pid in pids:
             try:
                 out.append(self._sample(pid, now))
@@ -290,4 +300,11 @@ class ProcessSource(Source):
         if samples:  # the first target (the agent itself by default), beside the host's CPU
             out["cpu"] = {"process_user_seconds": samples[0].user,
                           "process_system_seconds": samples[0].system}
+        if self._ranker is not None:  # what top: chose in the last cycle, and by how much
+            names = {s.attrs["process.pid"]: s.attrs["process.executable.name"] for s in samples}
+            unit = {"cpu": "cpu_seconds", "memory": "rss_bytes"}
+            out["process_top"] = {kind: [
+                {"pid": p.pid, "name": names.get(p.pid), "rank": p.rank,
+                 unit[kind]: round(p.value, 3)}
+                for p in self._ranker.picks if p.kind == kind] for kind in self._ranker.counts}
         return out

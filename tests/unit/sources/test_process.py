@@ -125,3 +125,34 @@ def test_resolve_keeps_order_and_dedupes() -> None:
     found = resolve((parse_target("cmdline:app\\.py"), parse_target("name:^nginx$")),
                     lambda: table)
     assert found == [10, 11, 12]  # in table order, each once
+
+
+def test_top_memory_chooses_from_the_walk_and_reads_the_chosen_in_full() -> None:
+    rig = Rig(processes="top:memory:3").cycle()
+    # the fixture's one process, chosen by stat's 3000 pages, reported with status' VmRSS
+    assert list(rig.points("process", "process.memory.usage").values()) == [14000 * 1024]
+    top = rig.source("process").figures()["process_top"]
+    assert top == {"memory": [{"pid": 4242, "name": "nginx", "rank": 1,
+                               "rss_bytes": 3000 * procfs.PAGE_SIZE}]}
+
+
+def test_top_cpu_chooses_what_used_cpu_since_the_previous_cycle(root: Path) -> None:
+    rig = Rig(root, processes="top:cpu:1")
+    assert pids(rig) == set()  # nothing to measure from at the first cycle
+    assert pids(rig) == set()  # nginx idle since
+    stat = root / "proc" / "4242" / "stat"
+    stat.write_text(stat.read_text().replace(" 250 150 ", " 300 150 "))  # 0.5 s more
+    assert pids(rig) == {4242}
+    assert rig.source("process").figures()["process_top"] == {"cpu": [
+        {"pid": 4242, "name": "nginx", "rank": 1, "cpu_seconds": 50 / procfs.CLK_TCK}]}
+    assert pids(rig) == set()  # idle again: no longer chosen, and no zero points
+    assert rig.source("process").figures()["process_top"] == {"cpu": []}
+
+
+def test_resolve_puts_the_chosen_where_the_top_target_is() -> None:
+    targets = (parse_target("pid:5"), parse_target("top:cpu:2"), parse_target("pid:9"))
+    assert resolve(targets, list, [7, 5, 8]) == [5, 7, 8, 9]  # each once
+
+
+def pids(rig: Rig) -> set[int]:
+    return {dict(k)["process.pid"] for k in rig.observe("process", "process.cpu.time")}
