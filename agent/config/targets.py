@@ -12,6 +12,8 @@ from dataclasses import dataclass
 KINDS = ("self", "pid", "pidfile", "name", "cmdline", "top")
 RANKS = ("cpu", "memory")  # what top: ranks by
 FORMS = "self, pid:N, pidfile:PATH, name:REGEX, cmdline:REGEX, top:cpu:N, top:memory:N"
+# What ADK_AGENT_PROCESS_ATTRIBUTES may add to every process's identity attributes
+OPTIONAL_PROCESS_ATTRIBUTES = ("process.owner", "process.parent_pid")
 
 
 @dataclass(frozen=True, slots=True)

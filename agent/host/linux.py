@@ -27,6 +27,7 @@ from agent.host.records import (
     Times,
     looks_like_partition,
 )
+from agent.host.users import Users
 
 log = logging.getLogger("agent.host")
 
@@ -55,6 +56,7 @@ class LinuxReader:
         self._totals: sockstat.Counters | None = sockstat.Counters(host.net)
         self._states = sockstat.StatesCache(every_cycles(STATES_MAX_AGE, config.interval))
         self._boot: float | None = None
+        self._users = Users(host)
 
     # -- shared files ------------------------------------------------------------------------
     @per_cycle
@@ -256,6 +258,12 @@ class LinuxReader:
             return os.readlink(f"{self.host.proc}/{pid}/exe")
         except OSError:  # another user's process, a kernel thread, a zombie
             return None
+
+    def process_owner(self, pid: int) -> str | None:
+        return self._users.name(procfs.read_pid_status(self.host.proc, pid).uid)
+
+    def process_parent(self, pid: int) -> int | None:
+        return procfs.read_pid_stat(self.host.proc, pid).ppid
 
     def process_fds(self, pid: int) -> int:
         return procfs.count_pid_fds(self.host.proc, pid)

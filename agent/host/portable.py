@@ -192,6 +192,15 @@ class PsutilReader:
         except (PermissionError, ProcessLookupError, psutil.Error):
             return None
 
+    def process_owner(self, pid: int) -> str | None:
+        try:
+            return _call(pid, self._proc(pid).username) or None
+        except (PermissionError, KeyError, psutil.Error):  # KeyError: a uid with no name
+            return None
+
+    def process_parent(self, pid: int) -> int | None:
+        return _call(pid, self._proc(pid).ppid)
+
     def process_fds(self, pid: int) -> int:
         p = self._proc(pid)
         return _call(pid, p.num_fds if hasattr(p, "num_fds") else p.num_handles)

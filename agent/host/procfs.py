@@ -175,6 +175,7 @@ class PidStat:
     majflt: int
     threads: int
     starttime: int  # clock ticks after boot: with the pid, identifies the process
+    ppid: int
 
 
 def read_pid_stat(proc: str, pid: int) -> PidStat:
@@ -182,7 +183,7 @@ def read_pid_stat(proc: str, pid: int) -> PidStat:
     data = read_bytes(f"{proc}/{pid}/stat")
     v = data[data.rindex(b")") + 2 :].split()  # the name may hold spaces and parentheses
     return PidStat(int(v[11]) / CLK_TCK, int(v[12]) / CLK_TCK, int(v[7]), int(v[9]),
-                   int(v[17]), int(v[19]))
+                   int(v[17]), int(v[19]), int(v[1]))
 
 
 # /proc/<pid>/stat's state letters as the conventions' process.state values: uninterruptible
@@ -232,6 +233,7 @@ class PidStatus:
     vms: int  # bytes
     voluntary: int  # context switches
     involuntary: int
+    uid: int  # the real user id, whose name is process.owner
 
 
 def _status_field(data: bytes, key: bytes) -> int:
@@ -247,12 +249,14 @@ def _status_field(data: bytes, key: bytes) -> int:
 def read_pid_status(proc: str, pid: int) -> PidStatus:
     """/proc/<pid>/status: resident and virtual size (VmRSS, VmSize: the counters psutil and
     the collector read, through statm; the rss field of /proc/<pid>/stat disagrees with them on
-    current kernels) and context switches, in one read."""
+    current kernels), context switches and the real uid (the first of the Uid line), in one
+    read."""
     data = read_bytes(f"{proc}/{pid}/status")
     return PidStatus(_status_field(data, b"\nVmRSS:") * 1024,
                      _status_field(data, b"\nVmSize:") * 1024,
                      _status_field(data, b"\nvoluntary_ctxt_switches:"),
-                     _status_field(data, b"\nnonvoluntary_ctxt_switches:"))
+                     _status_field(data, b"\nnonvoluntary_ctxt_switches:"),
+                     _status_field(data, b"\nUid:"))
 
 
 def read_pid_name(proc: str, pid: int) -> tuple[str, list[str]]:

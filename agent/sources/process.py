@@ -136,7 +136,9 @@ class ProcessSource(Source):
         self._targets = tuple(parse_target(t) for t in ctx.config.processes)
         counts = top_counts(self._targets)
         self._ranker = Ranker(counts) if counts else None
-        self._identities = Identities(ctx.read)
+        optional = ctx.config.process_attributes
+        self._identities = Identities(ctx.read, owner="process.owner" in optional,
+                                      parent="process.parent_pid" in optional)
         self._attrs: dict[int, tuple[Identity, Ids, Ids]] = {}  # pid -> its attribute sets
         # pid -> (wall, user, system, created): the last sample, for utilization
         self._prev: dict[int, tuple[float, float, float, int]] = {}
@@ -172,6 +174,10 @@ class ProcessSource(Source):
         if known is None or known[0] is not identity:
             attrs: Ids = dict(zip(PROC, (pid, identity.creation_time, identity.executable,
                                          identity.command), strict=True))
+            if identity.owner is not None:
+                attrs["process.owner"] = identity.owner
+            if identity.parent_pid is not None:
+                attrs["process.parent_pid"] = identity.parent_pid
             known = self._attrs[pid] = (identity, attrs, {"pid": pid, "name": identity.name})
         return known[1], known[2]
 

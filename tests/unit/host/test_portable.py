@@ -64,3 +64,5 @@ def test_the_walk_from_psutil_is_the_linux_walk_s_shape() -> None:
     me = psutil.Process()
     assert mine[1] == me.create_time() and mine[2] == "running"
     assert 0 < mine[3] <= sum(me.cpu_times()[:2]) and mine[4] > 0
+    assert reader.process_parent(os.getpid()) == os.getppid()
+    assert reader.process_owner(os.getpid()) == me.username()

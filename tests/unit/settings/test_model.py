@@ -98,6 +98,7 @@ def test_headers_and_resource_attributes(monkeypatch: pytest.MonkeyPatch) -> Non
     ({"ADK_AGENT_PROCESSES": "self,top:cpu:0"}, "ADK_AGENT_PROCESSES = 'self,top:cpu:0'"),
     ({"ADK_AGENT_PROCESSES": "top:disk:3"}, "top ranks by cpu or memory"),
     ({"ADK_AGENT_PROCESSES": "top:cpu:x"}, "ADK_AGENT_PROCESSES"),
+    ({"ADK_AGENT_PROCESS_ATTRIBUTES": "process.ownr"}, "did you mean 'process.owner'?"),
     ({"ADK_AGENT_ROOT_PATH": "/does/not/exist"}, "ADK_AGENT_ROOT_PATH"),
     ({"OTEL_EXPORTER_OTLP_CERTIFICATE": "/no/ca.pem"}, "OTEL_EXPORTER_OTLP_CERTIFICATE"),
     ({"OTEL_EXPORTER_OTLP_HEADERS": "token"}, "OTEL_EXPORTER_OTLP_HEADERS"),

@@ -149,6 +149,15 @@ def test_top_cpu_chooses_what_used_cpu_since_the_previous_cycle(root: Path) -> N
     assert rig.source("process").figures()["process_top"] == {"cpu": []}
 
 
+def test_owner_and_parent_when_asked_for() -> None:
+    rig = Rig(processes=NGINX, process_attributes="process.owner,process.parent_pid")
+    (attrs,) = rig.observe("process", "process.thread.count")
+    # uid 101 named by the host root's etc/passwd; the parent from stat
+    assert dict(attrs)["process.owner"] == "nginx" and dict(attrs)["process.parent_pid"] == 1
+    (attrs,) = Rig(processes=NGINX).observe("process", "process.thread.count")
+    assert "process.owner" not in dict(attrs) and "process.parent_pid" not in dict(attrs)
+
+
 def test_resolve_puts_the_chosen_where_the_top_target_is() -> None:
     targets = (parse_target("pid:5"), parse_target("top:cpu:2"), parse_target("pid:9"))
     assert resolve(targets, list, [7, 5, 8]) == [5, 7, 8, 9]  # each once
