@@ -18,9 +18,7 @@ class ProcessesSource(Source):
 
     name = "processes"
     metrics = (
-        Metric("system.process.count", Kind.UPDOWN, "{process}",
-               "Processes by state: running and blocked (/proc/stat), or running, sleeping, "
-               "stopped and defunct where a top: target walks the process table",
+        Metric("system.process.count", Kind.UPDOWN, "{process}", "Processes in each state",
                ("process.state",)),
         Metric("system.process.created", Kind.COUNTER, "{process}",
                "Processes created since boot"),
