@@ -109,7 +109,7 @@ def process_source(rounds: int) -> dict[str, float]:
 
     def cycle() -> int:
         agent.context.cycle.open()
-        return sum(len(agent.observe(b)) for b in agent.bound)
+        return sum(len(agent.observe(b) or ()) for b in agent.bound)
 
     out = per_cycle(cycle, rounds)
     out["series"] = cycle()

@@ -158,9 +158,30 @@ def test_owner_and_parent_when_asked_for() -> None:
     assert "process.owner" not in dict(attrs) and "process.parent_pid" not in dict(attrs)
 
 
-def test_resolve_puts_the_chosen_where_the_top_target_is() -> None:
-    targets = (parse_target("pid:5"), parse_target("top:cpu:2"), parse_target("pid:9"))
-    assert resolve(targets, list, [7, 5, 8]) == [5, 7, 8, 9]  # each once
+def test_a_process_named_and_chosen_is_reported_once_named_first() -> None:
+    rig = Rig(processes="top:memory:1,pid:4242").cycle()
+    assert [dict(k)["process.pid"] for k in rig.points("process", "process.memory.usage")] == \
+        [4242]
+    assert "cpu" in rig.source("process").figures()  # the first target is a named one
+    rig = Rig(processes="top:memory:1").cycle()
+    rig.points("process", "process.memory.usage")
+    assert "cpu" not in rig.source("process").figures()  # not a process the ranking chose
+
+
+def test_top_processes_not_ours_to_read_are_one_warning(monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    def denied(proc: str, pid: int) -> None:
+        raise PermissionError(13, "Permission denied", f"{proc}/{pid}/io")
+
+    monkeypatch.setattr(procfs, "read_pid_io", denied)
+    caplog.set_level(logging.WARNING)
+    rig = Rig(processes="top:memory:1")
+    for _ in range(3):
+        assert rig.observe("process", "process.disk.io") == {}
+        assert rig.points("process", "process.memory.usage")
+    assert [r.getMessage() for r in caplog.records] == [
+        "processes chosen by top: that are not ours to read are reported without their I/O "
+        "counters (the first: process 4242); said once"]
 
 
 def pids(rig: Rig) -> set[int]:
