@@ -7,6 +7,8 @@
               the OpenTelemetry SDK's metrics pipeline and encoder cost for the same points;
   scaling     the cycle with 1, 10 and 100 `pid:N` process targets (sleeping children this
               script spawns): the process source alone and the whole cycle, per series;
+              and ranking the process table for top:cpu:N / top:memory:N with about 100,
+              1,000 and 3,000 processes on the host (bench/ranking.py);
   sockets     counting TCP/UDP sockets by state: psutil.net_connections("inet") against
               agent.host.procfs.count_sockets("/proc/net") (and agent.host.sockdiag, which the
               agent uses on Linux), with no extra sockets and with --sockets extra loopback
@@ -53,6 +55,8 @@ from opentelemetry.exporter.otlp.proto.common.metrics_encoder import (  # noqa: 
 from opentelemetry.metrics import CallbackOptions, Observation  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
+from ranking import report as ranking_report  # noqa: E402
+from ranking import scaling as ranking  # noqa: E402
 
 from agent.catalog import BY_NAME, SOURCE_NAMES  # noqa: E402
 from agent.config.plain import Config  # noqa: E402
@@ -321,6 +325,8 @@ def report(r: dict[str, Any]) -> str:
         lines.append(f"  {row['targets']:>7} | {p['series']:>6} {p['us']:>9.1f} "
                      f"{p['us_per_series']:>6.2f} | {w['points']:>6} {w['total_us']:>9.1f} "
                      f"{w['us_per_point']:>6.2f} {w.get('marginal_us_per_added_point') or '':>6}")
+    lines.append("")
+    lines += ranking_report(r["ranking"])
     lines.append("\ncounting sockets by state (ms per call, CPU / wall):")
     for row in r["sockets"]:
         parts = ", ".join(f"{k} {v['cpu_ms']}/{v['wall_ms']} ({v['sockets_seen']} seen)"
@@ -352,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"rounds": rounds, "per_source_us": per_source(rounds),
               "whole_cycle": whole_cycle(rounds),
               "scaling": scaling((1, 10, 100), rounds),
+              "ranking": ranking((100, 1000, 3000), max(10, rounds // 6)),
               "sockets": socket_counting(a.sockets, max(5, rounds // 15))}
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(result, indent=1) + "\n")

@@ -48,6 +48,7 @@ class Config:
     max_series: int
     per_cpu: bool
     processes: list[str]
+    process_attributes: list[str]
     disks_include: list[str]
     disks_exclude: list[str]
     interfaces_include: list[str]

@@ -23,6 +23,8 @@ class Identity:
     executable: str  # process.executable.name
     command: str  # process.command: the first word of the command line
     name: str  # the name ps and psutil show (comm, completed from the command line)
+    owner: str | None = None  # process.owner, read only when asked for
+    parent_pid: int | None = None  # process.parent_pid, read only when asked for
 
 
 def iso8601(ns: int) -> str:
@@ -41,10 +43,13 @@ def executable_name(target: str | None, fallback: str) -> str:
 
 
 class Identities:
-    """The identity of each process seen, read once per (pid, creation time)."""
+    """The identity of each process seen, read once per (pid, creation time). The owner and
+    the parent, where asked for, are read with it and kept: as they were when the process was
+    first seen, so a process re-parented (its parent exited) or changing user keeps its series."""
 
-    def __init__(self, read: Reader) -> None:
+    def __init__(self, read: Reader, owner: bool = False, parent: bool = False) -> None:
         self._read = read
+        self._owner, self._parent = owner, parent
         self._known: dict[int, Identity] = {}
 
     def of(self, pid: int, created: int) -> Identity:
@@ -54,8 +59,10 @@ class Identities:
             return known
         name, cmdline = self._read.process_name(pid)
         exe = self._read.process_exe(pid)
+        owner = self._read.process_owner(pid) if self._owner else None
+        parent = self._read.process_parent(pid) if self._parent else None
         identity = Identity(pid, created, iso8601(created), executable_name(exe, name),
-                            cmdline[0], name)
+                            cmdline[0], name, owner, parent)
         self._known[pid] = identity
         return identity
 

@@ -18,6 +18,7 @@ from agent.host.cycle import Cycle, Memo, every_cycles, per_cycle
 from agent.host.paths import HostFS
 from agent.host.records import (
     DiskStats,
+    Glance,
     Memory,
     Mount,
     NetDev,
@@ -26,6 +27,7 @@ from agent.host.records import (
     Times,
     looks_like_partition,
 )
+from agent.host.users import Users
 
 log = logging.getLogger("agent.host")
 
@@ -54,6 +56,7 @@ class LinuxReader:
         self._totals: sockstat.Counters | None = sockstat.Counters(host.net)
         self._states = sockstat.StatesCache(every_cycles(STATES_MAX_AGE, config.interval))
         self._boot: float | None = None
+        self._users = Users(host)
 
     # -- shared files ------------------------------------------------------------------------
     @per_cycle
@@ -235,6 +238,10 @@ class LinuxReader:
                     continue  # gone since the listing, or hidden from us
                 yield pid, name, cmdline
 
+    @per_cycle
+    def process_walk(self) -> list[Glance]:
+        return procfs.read_glances(self.host.proc)
+
     def process_stat(self, pid: int) -> ProcessStat:
         st = procfs.read_pid_stat(self.host.proc, pid)
         status = procfs.read_pid_status(self.host.proc, pid)
@@ -251,6 +258,12 @@ class LinuxReader:
             return os.readlink(f"{self.host.proc}/{pid}/exe")
         except OSError:  # another user's process, a kernel thread, a zombie
             return None
+
+    def process_owner(self, pid: int) -> str | None:
+        return self._users.name(procfs.read_pid_status(self.host.proc, pid).uid)
+
+    def process_parent(self, pid: int) -> int | None:
+        return procfs.read_pid_stat(self.host.proc, pid).ppid
 
     def process_fds(self, pid: int) -> int:
         return procfs.count_pid_fds(self.host.proc, pid)

@@ -11,10 +11,11 @@ from typing import Any
 import psutil
 
 from agent.config.plain import Config
-from agent.host.cycle import Cycle
+from agent.host.cycle import Cycle, Memo, per_cycle
 from agent.host.paths import HostFS
 from agent.host.records import (
     DiskStats,
+    Glance,
     Memory,
     Mount,
     NetDev,
@@ -28,6 +29,14 @@ from agent.host.records import (
 _MODES = {"user": "user", "nice": "nice", "system": "system", "idle": "idle",
           "iowait": "iowait", "irq": "interrupt", "softirq": "interrupt", "steal": "steal",
           "interrupt": "interrupt", "dpc": "interrupt"}
+
+
+# psutil's process statuses as the conventions' process.state values
+_STATES = {"running": "running", "waking": "running", "sleeping": "sleeping",
+           "disk-sleep": "sleeping", "idle": "sleeping", "parked": "sleeping",
+           "wake-kill": "sleeping", "waiting": "sleeping", "locked": "sleeping",
+           "stopped": "stopped", "tracing-stop": "stopped", "zombie": "defunct"}
+_WALK = ["status", "cpu_times", "memory_info", "create_time"]
 
 
 def _times(t: Any) -> Times:
@@ -61,6 +70,7 @@ class PsutilReader:
         self.per_cpu = config.per_cpu
         self._procs: dict[int, psutil.Process] = {}
         self._boot: float | None = None
+        self.memo = Memo(cycle)  # the walk of the process table, once per cycle
 
     def cpu_times(self) -> tuple[Times, list[Times]]:
         per = [_times(t) for t in psutil.cpu_times(percpu=True)] if self.per_cpu else []
@@ -139,6 +149,17 @@ class PsutilReader:
         for p in psutil.process_iter(["name", "cmdline"]):
             yield p.pid, p.info["name"] or "", p.info["cmdline"] or []
 
+    @per_cycle
+    def process_walk(self) -> list[Glance]:
+        out: list[Glance] = []
+        for p in psutil.process_iter(_WALK):
+            info = p.info
+            cpu, mem, start = info["cpu_times"], info["memory_info"], info["create_time"]
+            if cpu is not None and mem is not None and start is not None:  # None: denied
+                out.append((p.pid, start, _STATES.get(info["status"]), cpu.user + cpu.system,
+                            mem.rss))
+        return out
+
     def _proc(self, pid: int) -> psutil.Process:
         p = self._procs.get(pid)
         if p is None or not p.is_running():  # a new process behind a reused pid
@@ -170,6 +191,15 @@ class PsutilReader:
             return _call(pid, self._proc(pid).exe) or None
         except (PermissionError, ProcessLookupError, psutil.Error):
             return None
+
+    def process_owner(self, pid: int) -> str | None:
+        try:
+            return _call(pid, self._proc(pid).username) or None
+        except (PermissionError, KeyError, psutil.Error):  # KeyError: a uid with no name
+            return None
+
+    def process_parent(self, pid: int) -> int | None:
+        return _call(pid, self._proc(pid).ppid)
 
     def process_fds(self, pid: int) -> int:
         p = self._proc(pid)

@@ -16,7 +16,16 @@ from typing import Protocol
 from agent.config.plain import Config
 from agent.host.cycle import Cycle
 from agent.host.paths import HostFS
-from agent.host.records import DiskStats, Memory, Mount, NetDev, ProcessStat, SocketCounts, Times
+from agent.host.records import (
+    DiskStats,
+    Glance,
+    Memory,
+    Mount,
+    NetDev,
+    ProcessStat,
+    SocketCounts,
+    Times,
+)
 
 
 class Reader(Protocol):
@@ -77,6 +86,11 @@ class Reader(Protocol):
         """(pid, executable name, command line) of every process."""
         ...
 
+    def process_walk(self) -> list[Glance]:
+        """Every process as the least one read gives to rank it and count it by state; walked
+        at most once per cycle, however many ask."""
+        ...
+
     def process_stat(self, pid: int) -> ProcessStat:
         """Raises ProcessLookupError or FileNotFoundError for a process that is gone, and
         PermissionError for one that is not ours to read. Context switches come with it
@@ -90,6 +104,12 @@ class Reader(Protocol):
     def process_exe(self, pid: int) -> str | None:
         """The path of the process's executable; None where it cannot be read."""
         ...
+
+    def process_owner(self, pid: int) -> str | None:
+        """The name of the user the process runs as (its real uid); None where unknown."""
+        ...
+
+    def process_parent(self, pid: int) -> int | None: ...
 
     def process_fds(self, pid: int) -> int: ...
     def process_io(self, pid: int) -> tuple[int, int]: ...

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 CPU_MODES = ("user", "nice", "system", "idle", "iowait", "interrupt", "steal")
 Times = dict[str, float]  # cpu.mode -> seconds
 SocketCounts = dict[tuple[str, str | None], int]  # (transport, TCP state or None) -> sockets
+# One process as the walk of the process table sees it, to rank it: (pid, start, process.state
+# or None, CPU seconds, resident bytes). `start` is when it started in the platform's own unit,
+# only compared with itself to tell a reused pid apart. A plain tuple: the walk makes one for
+# every process on the host every cycle.
+Glance = tuple[int, float, str | None, float, int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from agent.config.durations import parse_duration
 from agent.config.endpoint import shown as shown_endpoint
 from agent.config.headers import checked, read_file
 from agent.config.plain import Config
-from agent.config.targets import parse_target
+from agent.config.targets import OPTIONAL_PROCESS_ATTRIBUTES, parse_target
 from agent.settings.layers import StandardEnvSource, config_file_source
 from agent.settings.origin import origin
 from agent.settings.values import (
@@ -133,7 +133,10 @@ class Settings(BaseSettings):
     per_cpu: bool = Field(False, description="cpu.logical_number series for each CPU")
     processes: CommaList = Field(default_factory=lambda: ["self"],
                                  description="Process targets: self, pid:N, pidfile:PATH, "
-                                 "name:REGEX, cmdline:REGEX")
+                                 "name:REGEX, cmdline:REGEX, top:cpu:N, top:memory:N")
+    process_attributes: CommaList = Field(
+        default_factory=list, description="Optional attributes of every process's points: "
+        "process.owner, process.parent_pid (as first seen)")
     disks_include: CommaList = Field(default_factory=list, description="Disk device globs to "
                                      "keep (empty: all)")
     disks_exclude: CommaList = Field(default_factory=lambda: list(DEFAULT_DISKS_EXCLUDE),
@@ -201,6 +204,12 @@ class Settings(BaseSettings):
     def _targets(cls, v: list[str]) -> list[str]:
         for t in v:
             parse_target(t)
+        return v
+
+    @field_validator("process_attributes")
+    @classmethod
+    def _process_attributes(cls, v: list[str]) -> list[str]:
+        require_known(v, OPTIONAL_PROCESS_ATTRIBUTES, "process attribute")
         return v
 
     @field_validator("endpoint")

@@ -1,5 +1,6 @@
 """process: CPU, memory, faults, I/O, threads, descriptors and context switches of the target
-processes (the agent itself unless ADK_AGENT_PROCESSES names others)."""
+processes (the agent itself unless ADK_AGENT_PROCESSES names others, or asks for the top N by
+CPU or memory: agent/host/top.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from agent.config.files import read_bytes
-from agent.config.targets import Target, parse_target
+from agent.config.targets import Target, parse_target, top_counts
 from agent.host.cycle import Memo, per_cycle
 from agent.host.identity import Identities, Identity
+from agent.host.top import Ranker
 from agent.sources.base import (
     Attributes,
     Context,
@@ -46,7 +48,8 @@ def _read_pidfile(path: str) -> int | None:
 
 
 def resolve(targets: tuple[Target, ...], table: ProcessTable) -> list[int]:
-    """The pids the targets name right now, each once, in target order."""
+    """The pids the targets name right now, each once, in target order (top: targets are
+    the ranking's: ProcessSource.samples)."""
     pids: dict[int, None] = {}
     scan = [t for t in targets if t.pattern is not None]
     for t in targets:
@@ -128,11 +131,18 @@ class ProcessSource(Source):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._targets = tuple(parse_target(t) for t in ctx.config.processes)
-        self._identities = Identities(ctx.read)
+        counts = top_counts(self._targets)
+        self._ranker = Ranker(counts) if counts else None
+        optional = ctx.config.process_attributes
+        self._identities = Identities(ctx.read, owner="process.owner" in optional,
+                                      parent="process.parent_pid" in optional)
         self._attrs: dict[int, tuple[Identity, Ids, Ids]] = {}  # pid -> its attribute sets
         # pid -> (wall, user, system, created): the last sample, for utilization
         self._prev: dict[int, tuple[float, float, float, int]] = {}
-        self._denied: set[tuple[int, str]] = set()  # (pid, what) already warned about
+        # (pid, what) already warned about; what: a field, or None for the whole process
+        self._denied: set[tuple[int, str | None]] = set()
+        self._ranked_only: set[int] = set()  # chosen by top: alone, in the last cycle
+        self._denied_ranked: set[str | None] = set()  # fields top: processes lacked
         self._ncpu = os.cpu_count() or 1
         self._static = Memo(ctx.cycle, every_cycles(300.0, ctx.config.interval))
         self._extra: dict[tuple[str | int, ...], dict[str, str | int]] = {}
@@ -145,14 +155,30 @@ class ProcessSource(Source):
             attrs = self._extra[k] = {**base, key: value}
         return attrs
 
+    def _warn_denied(self, pid: int, what: str | None) -> None:
+        """Once per process and field (None: the whole process) for the processes targets
+        name; once per field for all those top: alone chose (on a node every other user's
+        process may be one, and they come and go)."""
+        if pid in self._ranked_only:
+            if what not in self._denied_ranked:
+                self._denied_ranked.add(what)
+                log.warning("processes chosen by top: that are not ours to read are %s (the "
+                            "first: process %d); said once", f"reported without their {what}"
+                            if what else "skipped", pid, extra={"subject": ("top", what)})
+        elif (pid, what) not in self._denied:
+            self._denied.add((pid, what))
+            if what is None:
+                log.warning("process %d: no permission to read it; skipped", pid,
+                            extra={"subject": pid})
+            else:
+                log.warning("process %d: no permission to read its %s; skipped", pid, what,
+                            extra={"subject": (pid, what)})
+
     def _optional(self, pid: int, what: str, read: Callable[[int], object]) -> object | None:
         try:
             return read(pid)
         except PermissionError:
-            if (pid, what) not in self._denied:
-                self._denied.add((pid, what))
-                log.warning("process %d: no permission to read its %s; skipped", pid, what,
-                            extra={"subject": (pid, what)})
+            self._warn_denied(pid, what)
             return None
         except (NotImplementedError, AttributeError):  # not on this platform
             return None
@@ -162,9 +188,13 @@ class ProcessSource(Source):
         identity = self._identities.of(pid, created)
         known = self._attrs.get(pid)
         if known is None or known[0] is not identity:
-            known = self._attrs[pid] = (identity, dict(zip(PROC, (
-                pid, identity.creation_time, identity.executable, identity.command),
-                strict=True)), {"pid": pid, "name": identity.name})
+            attrs: Ids = dict(zip(PROC, (pid, identity.creation_time, identity.executable,
+                                         identity.command), strict=True))
+            if identity.owner is not None:
+                attrs["process.owner"] = identity.owner
+            if identity.parent_pid is not None:
+                attrs["process.parent_pid"] = identity.parent_pid
+            known = self._attrs[pid] = (identity, attrs, {"pid": pid, "name": identity.name})
         return known[1], known[2]
 
     def _sample(self, pid: int, now: float) -> Sample:
@@ -190,16 +220,18 @@ class ProcessSource(Source):
         now = time.monotonic()
         out = []
         pids = resolve(self._targets, self.read.process_ids)
+        if self._ranker is not None:  # then what top: chose, in rank order, each once
+            named = set(pids)
+            chosen = dict.fromkeys(p.pid for p in self._ranker.rank(self.read.process_walk()))
+            self._ranked_only = chosen.keys() - named
+            pids += [pid for pid in chosen if pid not in named]
         for pid in pids:
             try:
                 out.append(self._sample(pid, now))
             except (FileNotFoundError, ProcessLookupError, ValueError):
                 pass  # exited: it leaves the next export quietly
             except PermissionError:
-                if (pid, "process") not in self._denied:
-                    self._denied.add((pid, "process"))
-                    log.warning("process %d: no permission to read it; skipped", pid,
-                                extra={"subject": pid})
+                self._warn_denied(pid, None)
         gone = self._prev.keys() - set(pids)
         if gone:  # forget everything kept per process, or churning targets would pile up
             self.read.forget(gone)
@@ -287,7 +319,15 @@ class ProcessSource(Source):
             "page_faults": None if s.faults is None else {"minor": s.faults[0],
                                                           "major": s.faults[1]},
         } for s in samples]}
-        if samples:  # the first target (the agent itself by default), beside the host's CPU
+        if samples and samples[0].attrs["process.pid"] not in self._ranked_only:
+            # the first target (the agent itself by default), beside the host's CPU
             out["cpu"] = {"process_user_seconds": samples[0].user,
                           "process_system_seconds": samples[0].system}
+        if self._ranker is not None:  # what top: chose in the last cycle, and by how much
+            names = {s.attrs["process.pid"]: s.attrs["process.executable.name"] for s in samples}
+            unit = {"cpu": "cpu_seconds", "memory": "rss_bytes"}
+            out["process_top"] = {kind: [
+                {"pid": p.pid, "name": names.get(p.pid), "rank": p.rank,
+                 unit[kind]: round(p.value, 3)}
+                for p in self._ranker.picks if p.kind == kind] for kind in self._ranker.counts}
         return out

@@ -30,6 +30,17 @@ def test_the_command_exits_2_with_one_line(env: dict[str, str]) -> None:
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("target", ["top:cpu:0", "top:disk:3", "top:cpu:x"])
+def test_a_bad_top_target_exits_2_naming_the_setting(target: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ADK_AGENT_", "OTEL_"))}
+    env["ADK_AGENT_PROCESSES"] = f"self,{target}"
+    r = subprocess.run([sys.executable, "-m", "agent", "run"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "ADK_AGENT_PROCESSES" in r.stderr and repr(target) in r.stderr
+
+
 @pytest.mark.parametrize(("variable", "named"), [
     ("OTEL_EXPORTER_OTLP_CERTIFICATE", "ADK_AGENT_CERTIFICATE"),
     ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "ADK_AGENT_CLIENT_CERTIFICATE"),

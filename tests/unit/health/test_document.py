@@ -44,3 +44,14 @@ def test_asking_reads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(procfs, name, boom)
     for _ in range(3):
         assert document(agent, True, True, "")["figures"]["memory"]["usage_percent"] == 37.5
+
+
+def test_the_processes_top_targets_chose() -> None:
+    agent = Agent(config(processes="top:memory:2,top:cpu:1"))
+    agent.collect()
+    fig = document(agent, True, True, "")["figures"]
+    assert fig["process_top"] == {"memory": [{"pid": 4242, "name": "nginx", "rank": 1,
+                                              "rss_bytes": 3000 * procfs.PAGE_SIZE}],
+                                  "cpu": []}  # nothing to measure from at the first cycle
+    assert [p["pid"] for p in fig["process"]] == [4242]
+    json.dumps(fig, allow_nan=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 
 import psutil
@@ -51,3 +52,17 @@ def test_boot_time_is_kept_and_uptime_is_precise(monkeypatch: pytest.MonkeyPatch
     assert reader.uptime() == pytest.approx(100.25, abs=0.5)
     monkeypatch.setattr(psutil, "boot_time", lambda: booted + 3)  # a clock step
     assert reader.boot_time() == booted
+
+
+def test_the_walk_from_psutil_is_the_linux_walk_s_shape() -> None:
+    cycle = Cycle()
+    reader = PsutilReader(HostFS("/"), cycle, config("/"))
+    cycle.open()
+    walk = reader.process_walk()
+    assert reader.process_walk() is walk  # once per cycle
+    (mine,) = [g for g in walk if g[0] == os.getpid()]
+    me = psutil.Process()
+    assert mine[1] == me.create_time() and mine[2] == "running"
+    assert 0 < mine[3] <= sum(me.cpu_times()[:2]) and mine[4] > 0
+    assert reader.process_parent(os.getpid()) == os.getppid()
+    assert reader.process_owner(os.getpid()) == me.username()

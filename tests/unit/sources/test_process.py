@@ -125,3 +125,64 @@ def test_resolve_keeps_order_and_dedupes() -> None:
     found = resolve((parse_target("cmdline:app\\.py"), parse_target("name:^nginx$")),
                     lambda: table)
     assert found == [10, 11, 12]  # in table order, each once
+
+
+def test_top_memory_chooses_from_the_walk_and_reads_the_chosen_in_full() -> None:
+    rig = Rig(processes="top:memory:3").cycle()
+    # the fixture's one process, chosen by stat's 3000 pages, reported with status' VmRSS
+    assert list(rig.points("process", "process.memory.usage").values()) == [14000 * 1024]
+    top = rig.source("process").figures()["process_top"]
+    assert top == {"memory": [{"pid": 4242, "name": "nginx", "rank": 1,
+                               "rss_bytes": 3000 * procfs.PAGE_SIZE}]}
+
+
+def test_top_cpu_chooses_what_used_cpu_since_the_previous_cycle(root: Path) -> None:
+    rig = Rig(root, processes="top:cpu:1")
+    assert pids(rig) == set()  # nothing to measure from at the first cycle
+    assert pids(rig) == set()  # nginx idle since
+    stat = root / "proc" / "4242" / "stat"
+    stat.write_text(stat.read_text().replace(" 250 150 ", " 300 150 "))  # 0.5 s more
+    assert pids(rig) == {4242}
+    assert rig.source("process").figures()["process_top"] == {"cpu": [
+        {"pid": 4242, "name": "nginx", "rank": 1, "cpu_seconds": 50 / procfs.CLK_TCK}]}
+    assert pids(rig) == set()  # idle again: no longer chosen, and no zero points
+    assert rig.source("process").figures()["process_top"] == {"cpu": []}
+
+
+def test_owner_and_parent_when_asked_for() -> None:
+    rig = Rig(processes=NGINX, process_attributes="process.owner,process.parent_pid")
+    (attrs,) = rig.observe("process", "process.thread.count")
+    # uid 101 named by the host root's etc/passwd; the parent from stat
+    assert dict(attrs)["process.owner"] == "nginx" and dict(attrs)["process.parent_pid"] == 1
+    (attrs,) = Rig(processes=NGINX).observe("process", "process.thread.count")
+    assert "process.owner" not in dict(attrs) and "process.parent_pid" not in dict(attrs)
+
+
+def test_a_process_named_and_chosen_is_reported_once_named_first() -> None:
+    rig = Rig(processes="top:memory:1,pid:4242").cycle()
+    assert [dict(k)["process.pid"] for k in rig.points("process", "process.memory.usage")] == \
+        [4242]
+    assert "cpu" in rig.source("process").figures()  # the first target is a named one
+    rig = Rig(processes="top:memory:1").cycle()
+    rig.points("process", "process.memory.usage")
+    assert "cpu" not in rig.source("process").figures()  # not a process the ranking chose
+
+
+def test_top_processes_not_ours_to_read_are_one_warning(monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    def denied(proc: str, pid: int) -> None:
+        raise PermissionError(13, "Permission denied", f"{proc}/{pid}/io")
+
+    monkeypatch.setattr(procfs, "read_pid_io", denied)
+    caplog.set_level(logging.WARNING)
+    rig = Rig(processes="top:memory:1")
+    for _ in range(3):
+        assert rig.observe("process", "process.disk.io") == {}
+        assert rig.points("process", "process.memory.usage")
+    assert [r.getMessage() for r in caplog.records] == [
+        "processes chosen by top: that are not ours to read are reported without their I/O "
+        "counters (the first: process 4242); said once"]
+
+
+def pids(rig: Rig) -> set[int]:
+    return {dict(k)["process.pid"] for k in rig.observe("process", "process.cpu.time")}
