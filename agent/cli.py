@@ -96,7 +96,7 @@ def check(settings: Any, flags: dict[str, Any], fmt: str) -> int:
     from agent import present
     from agent.catalog import select
     from agent.settings import ConfigError
-    from agent.settings.model import DURATIONS, file_keys
+    from agent.settings.load import DURATIONS, file_keys
     from agent.settings.origin import origins
 
     values = settings.redacted()
