@@ -147,8 +147,12 @@ class Encoder:
             self._attrs = {k: v for k, v in self._attrs.items() if k in seen}
         if not out:
             return b""
-        scope_metrics = field(0x12, self._scope + b"".join(out))  # ResourceMetrics
-        return field(0x0A, self._resource + scope_metrics)  # ExportMetricsServiceRequest
+        # ExportMetricsServiceRequest > ResourceMetrics > ScopeMetrics, joined once: nesting
+        # field() would copy the whole request at each level
+        inner = len(self._scope) + sum(map(len, out))  # ScopeMetrics
+        scope_head = b"\x12" + varint(inner)  # ResourceMetrics.scope_metrics
+        outer = len(self._resource) + len(scope_head) + inner
+        return b"".join((b"\x0a", varint(outer), self._resource, scope_head, self._scope, *out))
 
     def _warn(self, metric: Metric, value: float | int) -> None:
         if metric.name not in self._unencodable:

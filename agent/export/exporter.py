@@ -12,15 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-
 from agent.config.endpoint import scrub, shown
 from agent.config.headers import redactor
 from agent.config.plain import Config
-from agent.export.outbox import Outbox, count_points
-from agent.export.splitting import describe, halves
+from agent.export.outbox import Outbox
 from agent.export.transport import Outcome, Sender, build_sender, headers_for
 
 log = logging.getLogger("agent.export")
@@ -159,7 +154,9 @@ class QueuedExporter:
         st = self.status
         st.exports += 1
         st.failures += 1
-        request = ExportMetricsServiceRequest.FromString(payload)
+        from agent.export.splitting import count_points, describe, halves, parse
+
+        request = parse(payload)
         parts = halves(request)
         if parts is None:
             self._drop(seq, points)
@@ -276,9 +273,10 @@ class ConsoleExporter:
     def export(self, payload: bytes, points: int) -> None:
         from google.protobuf.json_format import MessageToJson
 
+        from agent.export.splitting import parse
+
         if points:
-            request = ExportMetricsServiceRequest.FromString(payload)
-            print(MessageToJson(request, indent=None), flush=True)
+            print(MessageToJson(parse(payload), indent=None), flush=True)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         pass

@@ -17,9 +17,9 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.export.spool import PREFIX, Spool, count_points
+from agent.export.spool import PREFIX, Spool
 
-__all__ = ["DEFAULT_MAX_BYTES", "Outbox", "count_points", "mib"]
+__all__ = ["DEFAULT_MAX_BYTES", "Outbox", "mib"]
 
 log = logging.getLogger("agent.queue")
 Batch = tuple[int, bytes, int]  # sequence number, payload, points

@@ -61,11 +61,10 @@ class Clocks:
 
 
 class _Series:
-    __slots__ = ("attrs", "items", "last", "last_time", "start")
+    __slots__ = ("attrs", "last", "last_time", "start")
 
     def __init__(self, attrs: Attributes, start: int) -> None:
         self.attrs = attrs  # kept: the key is its id, which cannot be reused while it lives
-        self.items = tuple(attrs.items())
         self.start = start
         self.last: float | int | None = None  # delta: the previous value
         self.last_time = 0
@@ -83,7 +82,6 @@ class MetricSeries:
         boot = clocks.boot if clocks.boot is not None else clocks.agent
         self.fixed = {Start.BOOT: boot, Start.AGENT: clocks.agent}.get(metric.start or Start.BOOT)
         self._by_id: dict[int, _Series] = {}
-        self._by_items: dict[tuple[object, ...], _Series] = {}
         self._overflow: _Series | None = None
         self._warned = False
 
@@ -96,13 +94,6 @@ class MetricSeries:
         began = iso_ns(attrs.get(CREATION_TIME))  # Start.PROCESS
         return self.clocks.agent if began is None else began
 
-    def _find(self, attrs: Attributes) -> _Series | None:
-        series = self._by_id.get(id(attrs))
-        if series is not None and series.attrs is attrs:
-            return series
-        # the same series under another dict (a source that does not intern its attributes)
-        return self._by_items.get(tuple(attrs.items()))
-
     def points(self, observed: Sequence[Obs] | None, now: int) -> list[Point]:
         """This cycle's points; None when the metric's source failed (its series are kept)."""
         if observed is None:
@@ -111,10 +102,16 @@ class MetricSeries:
         kept: list[tuple[float | int, _Series]] = []
         new: list[Obs] = []
         rebound = False  # a series observed under another dict than last time
+        # The series by attribute values, made only in a cycle where a dict is not known by
+        # its id (a new series, or a source that does not intern its attributes): not kept,
+        # it would cost a tuple per series for the rare cycle that needs it.
+        by_items: dict[tuple[object, ...], _Series] | None = None
         for value, attrs in observed:
             series = by_id.get(id(attrs))
             if series is None or series.attrs is not attrs:
-                series = self._by_items.get(tuple(attrs.items()))
+                if by_items is None:
+                    by_items = {tuple(s.attrs.items()): s for s in by_id.values()}
+                series = by_items.get(tuple(attrs.items()))
                 if series is None:
                     new.append((value, attrs))
                     continue
@@ -128,7 +125,6 @@ class MetricSeries:
             room = len(new) if fits else max(self.cap - 1 - len(kept), 0)
             kept += [(value, _Series(attrs, self._began(attrs))) for value, attrs in new[:room]]
             self._by_id = {id(series.attrs): series for _, series in kept}  # the rest: forgotten
-            self._by_items = {series.items: series for _, series in kept}
             folded = new[room:]
         else:
             folded = []

@@ -1,6 +1,9 @@
 """Halving an export request the collector refuses as too large (gRPC RESOURCE_EXHAUSTED for
 the message size, HTTP 413): by metrics while it holds more than one, then by the data points
-of its one metric, down to a single point. Each half keeps its resource and scope."""
+of its one metric, down to a single point. Each half keeps its resource and scope.
+
+The only module of the agent that parses OTLP with the protobuf runtime (a few MB of memory):
+it is imported when a request must be split or an old queue file read, not before."""
 
 from __future__ import annotations
 
@@ -13,6 +16,20 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, ResourceMetrics, 
 
 Request = ExportMetricsServiceRequest
 _Unit = tuple[ResourceMetrics, ScopeMetrics, Metric]
+
+
+def parse(payload: bytes) -> Request:
+    return ExportMetricsServiceRequest.FromString(payload)
+
+
+def count_points(request: Request) -> int:
+    n = 0
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                kind = m.WhichOneof("data")
+                n += len(getattr(m, kind).data_points) if kind else 0
+    return n
 
 
 def halves(request: Request) -> tuple[Request, Request] | None:

@@ -18,10 +18,6 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-
 from agent.config.files import open_regular
 
 try:
@@ -39,16 +35,6 @@ HEADER = 13
 NAME = re.compile(r"(?:adkq-)?(\d{20})((?:-[01])*)\.(otlp|tmp|corrupt)")
 LOCK, PROBE = "adkq.lock", "adkq.probe"
 MAX_CORRUPT = 10
-
-
-def count_points(request: ExportMetricsServiceRequest) -> int:
-    n = 0
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                kind = m.WhichOneof("data")
-                n += len(getattr(m, kind).data_points) if kind else 0
-    return n
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +159,10 @@ class Spool:
         if head == MAGIC and len(data) >= HEADER and zlib.crc32(data[9:]) == crc:
             return data[HEADER:], int.from_bytes(data[9:13], "big")
         if head == MAGIC_V1 and zlib.crc32(data[9:]) == crc:
-            try:
-                return data[9:], count_points(ExportMetricsServiceRequest.FromString(data[9:]))
+            try:  # an older queue's batch, without its point count: parse it
+                from agent.export.splitting import count_points, parse
+
+                return data[9:], count_points(parse(data[9:]))
             except Exception:
                 raise ValueError("not an OTLP request") from None
         raise ValueError("truncated or corrupt")

@@ -14,17 +14,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-
 from agent import __version__
 from agent.config.headers import checked, read_file
 from agent.config.plain import Config
 
-if TYPE_CHECKING:  # ssl (and libcrypto) is loaded only for TLS
+if TYPE_CHECKING:  # ssl (and libcrypto) is loaded only for TLS; protobuf only to read a reply
     import ssl
+
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceResponse,
+    )
 
 log = logging.getLogger("agent.export")
 # Per the OTLP specification; 401/403 are kept too, so a rotated credential can still deliver.
@@ -138,11 +137,16 @@ def _why(exc: ssl.SSLError) -> str:
 def _partial_success(body: bytes | ExportMetricsServiceResponse) -> str | None:
     """The collector took the request but not all of it: what it says, for the exporter to
     log (the rest is not retried, as the OTLP specification asks)."""
-    if not body:
+    if not body:  # the usual reply: an empty message
         return None
     try:
-        partial = (body if isinstance(body, ExportMetricsServiceResponse)
-                   else ExportMetricsServiceResponse.FromString(body)).partial_success
+        if isinstance(body, bytes):
+            from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+                ExportMetricsServiceResponse,
+            )
+
+            body = ExportMetricsServiceResponse.FromString(body)
+        partial = body.partial_success
     except Exception:  # a reply we cannot read is still a success
         return None
     if partial.rejected_data_points or partial.error_message:
@@ -163,6 +167,8 @@ class GrpcioSender:
             MetricsServiceStub,
         )
 
+        from agent.export.splitting import parse
+
         url = urlsplit(config.endpoint)
         target = url.netloc.rpartition("@")[2]
         options = [("grpc.primary_user_agent", f"adk-agent/{__version__}")]
@@ -180,9 +186,10 @@ class GrpcioSender:
         self.metadata = tuple((k.lower(), v) for k, v in headers.items())
         self.timeout = config.export_timeout
         self._error = grpc.RpcError
+        self._parse = parse  # grpcio's stub takes the message, not its bytes
 
     def send(self, payload: bytes, points: int) -> Outcome:
-        request = ExportMetricsServiceRequest.FromString(payload)
+        request = self._parse(payload)
         try:
             response = self.stub.Export(request, metadata=self.metadata, timeout=self.timeout)
         except self._error as exc:

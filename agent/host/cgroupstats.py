@@ -36,9 +36,15 @@ CONTROLLER_FILES = {"cpu": (CPU_MAX,), "memory": (MEMORY_CURRENT, MEMORY_STAT, M
                                                   MEMORY_MAX), "io": (IO_STAT,)}
 
 
-# What memory.stat gives the metrics; its other ~60 lines are skipped, not converted.
+# What the metrics take of memory.stat, memory.events and cpu.stat (CpuStat's order); the
+# files' other lines are skipped, not converted.
 MEMORY_STAT_KEYS = ("anon", "file", "active_file", "inactive_file", "pgfault", "pgmajfault")
-_MEMORY_STAT_NEEDLES = tuple((k, f"\n{k} ".encode()) for k in MEMORY_STAT_KEYS)
+MEMORY_EVENTS_KEYS = ("oom", "oom_kill")
+CPU_STAT_KEYS = ("usage_usec", "user_usec", "system_usec", "nr_periods", "nr_throttled",
+                 "throttled_usec")
+_MEMORY_STAT_NEEDLES, _MEMORY_EVENTS_NEEDLES, _CPU_STAT_NEEDLES = (
+    tuple(f"\n{k} ".encode() for k in keys)
+    for keys in (MEMORY_STAT_KEYS, MEMORY_EVENTS_KEYS, CPU_STAT_KEYS))
 
 # Errors that mean the cgroup (or this one file of it) is not there: removed between the scan
 # and the read (ENOENT when opening, ENODEV when reading a file of a removed cgroup), or a
@@ -125,40 +131,38 @@ class CgroupStats:
         return stat["pgfault"] - major, major
 
 
-def _pairs(data: bytes) -> dict[bytes, bytes]:
-    """`key value` lines as a dict of unconverted tokens (one split, in C)."""
-    tokens = data.split()
-    return dict(zip(tokens[::2], tokens[1::2], strict=False))
-
-
-def _int(kv: dict[bytes, bytes], key: bytes) -> int | None:
-    value = kv.get(key)
-    return None if value is None else int(value)
-
-
 def parse_cpu_stat(data: bytes) -> CpuStat:
-    kv = _pairs(data)
-    return CpuStat(_int(kv, b"usage_usec"), _int(kv, b"user_usec"), _int(kv, b"system_usec"),
-                   _int(kv, b"nr_periods"), _int(kv, b"nr_throttled"),
-                   _int(kv, b"throttled_usec"))
+    return CpuStat(*_values(data, _CPU_STAT_NEEDLES))
 
 
-def parse_keyed(data: bytes) -> dict[str, int]:
-    """`key value` lines (memory.events) as a dict."""
-    return {k.decode(): int(v) for k, v in _pairs(data).items()}
+def parse_memory_events(data: bytes) -> dict[str, int]:
+    """Only MEMORY_EVENTS_KEYS of memory.events."""
+    return _picked(MEMORY_EVENTS_KEYS, _values(data, _MEMORY_EVENTS_NEEDLES))
 
 
 def parse_memory_stat(data: bytes) -> dict[str, int]:
-    """Only MEMORY_STAT_KEYS of memory.stat: a substring search for each (in C) instead of
-    splitting or matching all of its lines."""
+    """Only MEMORY_STAT_KEYS of memory.stat."""
+    return _picked(MEMORY_STAT_KEYS, _values(data, _MEMORY_STAT_NEEDLES))
+
+
+def _picked(keys: tuple[str, ...], values: list[int | None]) -> dict[str, int]:
+    return {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+
+
+def _values(data: bytes, needles: tuple[bytes, ...]) -> list[int | None]:
+    """The values of the `key value` lines whose `\nkey ` needles are given, None for a key
+    not there: a substring search for each (in C) instead of splitting or matching all of the
+    file's lines (memory.stat has ~60, cpu.stat ~10; a few are wanted)."""
     data = b"\n" + data
-    out: dict[str, int] = {}
-    for key, needle in _MEMORY_STAT_NEEDLES:
+    out: list[int | None] = []
+    for needle in needles:
         start = data.find(needle)
-        if start >= 0:
-            start += len(needle)
-            end = data.find(b"\n", start)
-            out[key] = int(data[start:end] if end >= 0 else data[start:])
+        if start < 0:
+            out.append(None)
+            continue
+        start += len(needle)
+        end = data.find(b"\n", start)
+        out.append(int(data[start:end] if end >= 0 else data[start:]))
     return out
 
 
@@ -244,7 +248,7 @@ def read(path: str, files: Collection[str] = ALL_FILES) -> CgroupStats | None:
             elif name == MEMORY_STAT:
                 stats.memory_stat = parse_memory_stat(data)
             elif name == MEMORY_EVENTS:
-                stats.memory_events = parse_keyed(data)
+                stats.memory_events = parse_memory_events(data)
             elif name == MEMORY_MAX:
                 stats.memory_max = parse_limit(data)
             elif name == CPU_MAX:

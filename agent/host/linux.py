@@ -48,8 +48,9 @@ class LinuxReader:
         self.per_cpu = config.per_cpu
         self.memo = Memo(cycle)  # the files several sources share, read once per cycle
         self._partitions: dict[str, bool] = {}
-        # netlink sees our own network namespace: right unless reading another host root
-        self._netlink = not host.contained
+        # netlink sees our own network namespace: right unless reading a host root whose
+        # pid 1 lives in another one
+        self._netlink = not host.contained or sockdiag.sees(host.net)
         self._sockets = sockdiag.SocketCounter()
         # TCP sockets by state cost a walk of the kernel's connection table: it is redone when
         # the kernel's socket counters moved, and otherwise once a minute (host/sockstat.py).

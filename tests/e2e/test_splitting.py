@@ -20,8 +20,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
 
-from agent.export.outbox import Outbox, count_points
-from agent.export.splitting import halves
+from agent.export.outbox import Outbox
+from agent.export.splitting import count_points, halves
 from agent.telemetry import Reporter, Telemetry
 from tests.cycles import count, cycle, drained, exactly_once, exporter, push
 from tests.otlp_receiver import Point, Receiver, flatten

@@ -4,11 +4,17 @@ cycle however many sources use them, and nothing touches psutil."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
 import agent.host.procfs as procfs
-from tests.unit.rig import Rig
+from agent.host import sockdiag
+from agent.host.cycle import Cycle
+from agent.host.linux import LinuxReader
+from agent.host.paths import HostFS
+from agent.settings.load import load_config
+from tests.unit.rig import HOSTROOT, Rig
 
 
 def test_shared_files_are_read_once_per_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,3 +49,16 @@ def test_the_linux_reader_never_uses_psutil(monkeypatch: pytest.MonkeyPatch) -> 
         for observer in rig.cycle().source(name).observers().values():
             list(observer())
     assert rig.points("process", "process.thread.count")
+
+
+def test_a_host_root_in_our_network_namespace_counts_sockets_through_netlink(
+        tmp_path: Path) -> None:
+    # A DaemonSet with hostNetwork, or a host root that is this machine: pid 1's /proc/net
+    # is our namespace's, so the cheap netlink walk counts the right sockets.
+    (tmp_path / "proc").symlink_to("/proc")
+    host = HostFS(str(tmp_path))
+    assert host.contained
+    reader = LinuxReader(host, Cycle(), load_config(exporter="none"))
+    assert reader._netlink == sockdiag.sees("/proc/1/net")
+    fixture = LinuxReader(HostFS(str(HOSTROOT)), Cycle(), load_config(exporter="none"))
+    assert not fixture._netlink  # a fixture's /proc/1/net is files: read those
