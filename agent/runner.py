@@ -229,9 +229,24 @@ def run(config: Config, restart: Restart | None = None) -> int:
     return 0
 
 
+def raise_fd_limit() -> None:
+    """The soft limit of open descriptors up to the hard one, as Go's runtime does for the
+    collector: a node's cgroup files are kept open from cycle to cycle within a share of it
+    (agent/host/cgroupfiles.py), and 1,024 is the soft limit systemd and containerd 2 give."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, OSError, ValueError) as exc:
+        log.debug("RLIMIT_NOFILE left as it is: %s", exc)
+
+
 def _start(config: Config) -> tuple[Any, Any]:
     from agent.pipeline import Agent
 
+    raise_fd_limit()
     try:
         agent = Agent(config)
     except (ValueError, OSError) as exc:

@@ -212,7 +212,11 @@ class Channel:
         if sock is None or conn is None:
             return False
         try:
-            while select.select([sock], [], [], 0)[0]:
+            # poll, not select: select fails on a descriptor numbered 1,024 or more, which a
+            # node's held cgroup files (and the raised limit that allows them) make usual
+            readable = select.poll()
+            readable.register(sock, select.POLLIN)
+            while readable.poll(0):
                 data = sock.recv(65536)
                 if data:
                     conn.receive_data(self._tap.feed(data))

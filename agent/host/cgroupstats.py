@@ -1,9 +1,9 @@
 """cgroup v2: what one cgroup's files say.
 
-`read(path, files)` per pod and container: the directory is opened once and only the files
-asked for are read relative to it. A cgroup that vanishes between the scan (agent/host/
-cgroup.py) and the read (ENOENT, ENODEV) costs only its own data: `read` returns None, or what
-it had read.
+`read(path, files)` reads a cgroup once (the agent keeps a node's cgroups' files open from one
+cycle to the next: agent/host/cgroupfiles.py, on the parsers here). A cgroup
+that vanishes between the scan (agent/host/cgroup.py) and the read (ENOENT, ENODEV) costs only
+its own data: the read returns None, or what it had read.
 """
 
 from __future__ import annotations
@@ -196,6 +196,16 @@ def parse_io_stat(data: bytes) -> dict[str, IOStat]:
     return out
 
 
+def read_all(fd: int) -> bytes:
+    data = os.read(fd, 65536)
+    if len(data) == 65536:  # io.stat of a host with very many devices
+        chunks = [data]
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    return data
+
+
 def _read_at(dir_fd: int, name: str) -> bytes | None:
     """One file of an open cgroup directory; None if it (or the cgroup) is not there."""
     try:
@@ -206,13 +216,7 @@ def _read_at(dir_fd: int, name: str) -> bytes | None:
             return None
         raise
     try:
-        data = os.read(fd, 65536)
-        if len(data) == 65536:  # io.stat of a host with very many devices
-            chunks = [data]
-            while chunk := os.read(fd, 65536):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-        return data
+        return read_all(fd)
     except OSError as exc:
         if exc.errno in GONE:
             return None
@@ -221,12 +225,35 @@ def _read_at(dir_fd: int, name: str) -> bytes | None:
         os.close(fd)
 
 
+def parse_into(stats: CgroupStats, name: str, data: bytes) -> None:
+    if name == CPU_STAT:
+        stats.cpu = parse_cpu_stat(data)
+    elif name == MEMORY_CURRENT:
+        stats.memory_current = parse_limit(data)
+    elif name == MEMORY_STAT:
+        stats.memory_stat = parse_memory_stat(data)
+    elif name == MEMORY_EVENTS:
+        stats.memory_events = parse_memory_events(data)
+    elif name == MEMORY_MAX:
+        stats.memory_max = parse_limit(data)
+    elif name == CPU_MAX:
+        stats.cpu_max = parse_cpu_max(data)
+    elif name == IO_STAT:
+        stats.io = parse_io_stat(data)
+    else:
+        stats.pressure[PRESSURE_FILES[name]] = psi.parse(data)
+
+
+def check_names(files: Collection[str]) -> None:
+    if not ALL_FILES.issuperset(files):
+        raise ValueError(f"not cgroup files the agent reads: {sorted(set(files) - ALL_FILES)}")
+
+
 def read(path: str, files: Collection[str] = ALL_FILES) -> CgroupStats | None:
     """Read `files` of the cgroup at `path`. None when the cgroup is gone or none of the files
     could be read; a file that is missing leaves its field None. Errors other than a vanished
     cgroup or file (EACCES, EIO) are raised: they are the source's to report."""
-    if not ALL_FILES.issuperset(files):
-        raise ValueError(f"not cgroup files the agent reads: {sorted(set(files) - ALL_FILES)}")
+    check_names(files)
     try:
         dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
@@ -238,25 +265,9 @@ def read(path: str, files: Collection[str] = ALL_FILES) -> CgroupStats | None:
     try:
         for name in files:
             data = _read_at(dir_fd, name)
-            if data is None:
-                continue
-            got = True
-            if name == CPU_STAT:
-                stats.cpu = parse_cpu_stat(data)
-            elif name == MEMORY_CURRENT:
-                stats.memory_current = parse_limit(data)
-            elif name == MEMORY_STAT:
-                stats.memory_stat = parse_memory_stat(data)
-            elif name == MEMORY_EVENTS:
-                stats.memory_events = parse_memory_events(data)
-            elif name == MEMORY_MAX:
-                stats.memory_max = parse_limit(data)
-            elif name == CPU_MAX:
-                stats.cpu_max = parse_cpu_max(data)
-            elif name == IO_STAT:
-                stats.io = parse_io_stat(data)
-            else:
-                stats.pressure[PRESSURE_FILES[name]] = psi.parse(data)
+            if data is not None:
+                got = True
+                parse_into(stats, name, data)
     finally:
         os.close(dir_fd)
     return stats if got else None

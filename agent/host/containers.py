@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from agent.host import cgroup, cgroupstats
 from agent.host.cgroup import Hierarchy, Mode
+from agent.host.cgroupfiles import Budget, Held
 from agent.host.cgroupstats import CgroupStats
 from agent.host.kubelet import KubeletLogs, Role
 
@@ -39,6 +40,7 @@ class Entry:
 
     identity: tuple[object, ...]  # what `attrs` was made from; a change remakes them
     attrs: dict[str, AttrValue]
+    files: Held  # its cgroup's files, open while it exists
     in_pod: bool = True
     _variants: dict[Variant, dict[str, AttrValue]] = field(default_factory=dict)
     # its limits (cpu.max, memory.max) as last read, and at which read of the node
@@ -80,7 +82,7 @@ class Node:
 
     def __init__(self, root: str, pod_files: Collection[str], container_files: Collection[str],
                  keep: Callable[[str | None], bool] = lambda _ns: True,
-                 limits_every: int = 1) -> None:
+                 limits_every: int = 1, budget: Budget | None = None) -> None:
         self.hierarchy: Hierarchy = cgroup.find_hierarchy(root)
         h = self.hierarchy
         self.walker = cgroup.Walker(h.path) if h.path is not None else None
@@ -92,6 +94,8 @@ class Node:
         # appears, then every `limits_every` reads (a minute), not every cycle.
         self.limits_every = max(limits_every, 1)
         self._reads = 0
+        # Files read every cycle stay open (host/cgroupfiles.py); the limits do not.
+        self.budget = budget if budget is not None else Budget.of_process()
         self._entries: dict[str, Entry] = {}  # by cgroup path
         # v1 only, none, or hybrid (CPU time and PSI only): said at the first read, not here,
         # so that nothing is logged before the agent has started
@@ -108,7 +112,7 @@ class Node:
         scan = self.walker.scan()
         self._tell(scan)
         if not scan:
-            self._entries.clear()
+            self._forget({})
             return out
         self._reads += 1
         self.logs.refresh()
@@ -134,16 +138,27 @@ class Node:
                 stats = self._read(entry, ctr.path, self.container_files)
                 if stats is not None:  # None: gone since the scan
                     out.containers.append((entry, stats))
-        self._entries = live
+        self._forget(live)
         out.found_pods, out.found_containers = len(scan.pods), len(scan.containers) - out.sandboxes
         self._tell(scan, out)
         return out
+
+    def _forget(self, live: dict[str, Entry]) -> None:
+        """`live` becomes the entries; the others' cgroups are gone (or filtered out): their
+        files are closed."""
+        for path, entry in self._entries.items():
+            if live.get(path) is not entry:
+                entry.files.close()
+        self._entries = live
+
+    def close(self) -> None:
+        self._forget({})
 
     def _read(self, entry: Entry, path: str, files: frozenset[str]) -> CgroupStats | None:
         """The cgroup's files, its limits from an earlier read while they are fresh enough."""
         fresh = (entry.limits is not None
                  and self._reads - entry.limits_read < self.limits_every)
-        stats = cgroupstats.read(path, files - LIMIT_FILES if fresh else files)
+        stats = entry.files.read(files - LIMIT_FILES if fresh else files)
         if stats is None:
             return None
         if fresh:
@@ -160,7 +175,8 @@ class Node:
         identity = (namespace, name)
         entry = self._entries.get(pod.path)
         if entry is None or entry.identity != identity:
-            entry = Entry(identity, _attrs(POD_KEYS, (namespace, name, pod.uid)))
+            entry = Entry(identity, _attrs(POD_KEYS, (namespace, name, pod.uid)),
+                          self._files(entry, pod.path, self.pod_files))
         return entry
 
     def _container(self, ctr: cgroup.ContainerCgroup, role: Role) -> Entry | None:
@@ -180,8 +196,16 @@ class Node:
         if entry is None or entry.identity != identity:
             entry = Entry(identity, _attrs(CONTAINER_KEYS,
                                            (namespace, pod, ctr.pod_uid, name, ctr.id)),
+                          self._files(entry, ctr.path, self.container_files),
                           in_pod=ctr.pod_uid is not None)
         return entry
+
+    def _files(self, entry: Entry | None, path: str, files: frozenset[str]) -> Held:
+        """A renamed cgroup's entry (its pod or container name learnt) keeps its open files."""
+        if entry is not None:
+            held, entry.files = entry.files, Held(path, (), self.budget)  # not closed twice
+            return held
+        return Held(path, files - LIMIT_FILES, self.budget)
 
     def _tell(self, scan: cgroup.Scan, out: Snapshot | None = None) -> None:
         """Info lines, each once: the tree has no containers; they were first found (with

@@ -5,6 +5,8 @@ back as a status, never as an exception."""
 from __future__ import annotations
 
 import logging
+import os
+import resource
 import socket
 import threading
 import time
@@ -63,6 +65,29 @@ def test_one_connection_serves_every_call(receiver: Receiver) -> None:
     for _ in range(5):
         assert call(channel).ok
     assert channel._sock is first and len(receiver.requests) == 6
+
+
+def test_one_connection_even_on_a_descriptor_past_1024(receiver: Receiver) -> None:
+    # A node's held cgroup files push the agent's socket past 1,024, where select() fails:
+    # the connection must still be reused, not remade for every call.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 1200:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard}: cannot open 1,100 descriptors")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        channel = Channel(receiver.endpoint, None)
+        assert call(channel).ok
+        first = channel._sock
+        assert first is not None and first.fileno() >= 1024
+        for _ in range(3):
+            assert call(channel).ok
+        assert channel._sock is first and len(receiver.requests) == 4
+        channel.close()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_request_larger_than_the_flow_control_window(receiver: Receiver) -> None:

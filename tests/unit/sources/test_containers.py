@@ -15,6 +15,7 @@ import pytest
 
 from agent.host import cgroup
 from agent.host import cgroupstats as cs
+from agent.host.cgroupfiles import Held
 from agent.pipeline import Agent
 from tests import cgroup_tree
 from tests.paths import HOSTROOT
@@ -368,13 +369,13 @@ def test_limits_are_read_when_a_container_appears_then_once_a_minute(
     root = node_root(tmp_path / "root", "cgroup-systemd")
     r = Rig(root, interval="10s")  # limits every 6 cycles
     opened: list[str] = []
-    real = cs.read
+    real = Held.read
 
-    def counting(path: str, files: frozenset[str] = cs.ALL_FILES) -> object:
+    def counting(held: Held, files: frozenset[str]) -> object:
         opened.extend(f for f in files if f in (cs.CPU_MAX, cs.MEMORY_MAX))
-        return real(path, files)
+        return real(held, files)
 
-    monkeypatch.setattr(cs, "read", counting)
+    monkeypatch.setattr(Held, "read", counting)
     first = points(r.cycle(), "k8s.container.memory.limit.current")
     reads = len(opened)
     assert first and reads > 0
