@@ -56,6 +56,7 @@ bench: venv
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS),bench]'
 	$(BIN)/python bench/run.py --seconds $(or $(SECONDS),60) --scenario both --scaling
 	$(BIN)/python bench/sources.py
+	$(BIN)/python bench/sources.py --containers
 	$(BIN)/python bench/instructions.py --if-available
 	$(BIN)/python bench/instructions.py --if-available --scenario node
 	$(BIN)/python bench/fleet.py

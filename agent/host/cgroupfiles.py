@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection
+from contextlib import suppress
 from stat import S_ISREG
 
 from agent.host.cgroupstats import GONE, CgroupStats, check_names, parse_into, read_all
@@ -31,17 +32,24 @@ class Budget:
 
     @classmethod
     def of_process(cls) -> Budget:
-        """Half of what RLIMIT_NOFILE leaves beyond 256 descriptors (384 at the usual 1,024,
-        capped at 100,000)."""
-        try:
-            import resource
+        """The process's one budget, made at first use (the runner has raised the soft limit
+        by then): half of what RLIMIT_NOFILE leaves beyond 256 descriptors (384 at the usual
+        1,024), shared by every Node a process makes (tests and benchmarks make many)."""
+        global _PROCESS
+        if _PROCESS is None:
+            try:
+                import resource
 
-            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        except (ImportError, OSError, ValueError):
-            return cls(0)
-        if soft == resource.RLIM_INFINITY:
-            soft = 200_256
-        return cls(min((soft - 256) // 2, 100_000))
+                soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+                if soft == resource.RLIM_INFINITY:
+                    soft = 200_256
+            except (ImportError, OSError, ValueError):
+                soft = 256
+            _PROCESS = cls(min((soft - 256) // 2, 100_000))
+        return _PROCESS
+
+
+_PROCESS: Budget | None = None
 
 
 class Held:
@@ -114,3 +122,7 @@ class Held:
     def close(self) -> None:
         for name in list(self._fds):
             self._drop(name)
+
+    def __del__(self) -> None:  # a Node dropped without close() (once, tests) gives them back
+        with suppress(AttributeError, OSError):
+            self.close()
