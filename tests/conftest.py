@@ -36,6 +36,16 @@ def rotel(receiver: Receiver, tmp_path: Path) -> Iterator[Rotel]:
 
 
 @pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No variable the settings read from the environment: each test sets what it needs."""
+    for key in list(os.environ):
+        if key.startswith(("ADK_AGENT_", "OTEL_", "K8S_")) or key in ("APP_VERSION",
+                                                                      "GIT_COMMIT"):
+            monkeypatch.delenv(key)
+    return monkeypatch
+
+
+@pytest.fixture
 def agents(tmp_path: Path) -> Iterator[list[AgentProcess]]:
     """Start agents with `agents.append(AgentProcess(...))`; all are killed after the test."""
     started: list[AgentProcess] = []

@@ -144,14 +144,6 @@ def unit_directives(path: Path) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for key in list(os.environ):
-        if key.startswith((PREFIX, "OTEL_", "K8S_")) or key in ("APP_VERSION", "GIT_COMMIT"):
-            monkeypatch.delenv(key)
-    return monkeypatch
-
-
 # ---- the contract itself matches the agent ---------------------------------------------------
 
 def test_contract_names_are_settings_of_the_agent() -> None:

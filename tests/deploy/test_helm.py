@@ -18,7 +18,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +27,7 @@ import yaml
 
 from agent.settings import PREFIX, load_settings
 from agent.settings.values import parse_pairs
+from tests.deploy.test_deploy import tool
 from tests.paths import REPO
 
 ROOT = REPO
@@ -136,15 +136,6 @@ def resolved_env(docs: list[dict[str, Any]]) -> dict[str, str]:
             value = cm["data"][ref["key"]]
         env[item["name"]] = value
     return env
-
-
-def tool(name: str) -> str:
-    for directory in (Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))):
-        path = directory / name
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    pytest.fail(f"{name} is not installed next to {sys.executable}: "
-                "pip install -e '.[deploy]'")
 
 
 def kustomize(directory: Path) -> list[dict[str, Any]]:

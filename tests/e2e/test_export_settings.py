@@ -23,11 +23,7 @@ from tests.otlp_receiver import Receiver, free_port
 SECRET = "s3cr3t"
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith(("ADK_AGENT_", "OTEL_")):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 def check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ header names lower-cased on every path."""
 from __future__ import annotations
 
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -34,11 +33,7 @@ from tests.otlp_receiver import Receiver, free_port
 GRPC = {"h2": GrpcSender, "grpcio": GrpcioSender}
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith(("ADK_AGENT_", "OTEL_")):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 def grpc_sender(client: str, endpoint: str, **settings: Any) -> GrpcSender | GrpcioSender:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.server
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,11 +29,7 @@ LIMIT = 16 * 1024  # bytes the receiver takes in one message
 SHAPE = {"metrics": 4, "points": 150, "pad": 60}  # ~55 KB a batch
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith(("ADK_AGENT_", "OTEL_")):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 def encoded(n: int = 0, **shape: int) -> ExportMetricsServiceRequest:

@@ -36,11 +36,7 @@ EDGY = st.sampled_from([
 VALUES = st.one_of(EDGY, st.text(max_size=40).filter(lambda s: "\x00" not in s))
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith(("ADK_AGENT_", "OTEL_")):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 @settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow,

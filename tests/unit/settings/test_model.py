@@ -9,12 +9,7 @@ import pytest
 
 from agent.settings import ConfigError, load_settings
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.startswith(("ADK_AGENT_", "OTEL_")) or key in ("APP_VERSION", "GIT_COMMIT"):
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("clean_env")  # tests/conftest.py
 
 
 def test_defaults() -> None:
